@@ -1,0 +1,96 @@
+"""Request and response bodies of the public REST contract."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.diagnosis.suite import FactInjection, Suite
+
+
+class SuiteOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    case_count: int
+    created_at: datetime
+
+
+class SuiteDetail(SuiteOut):
+    system_prompt: str
+    cases: list[dict[str, Any]]
+
+
+class SuitePage(BaseModel):
+    items: list[SuiteOut]
+    next_cursor: str | None
+
+
+class RunRequest(BaseModel):
+    """Start a diagnosis. Name a stored suite or send one inline; never an endpoint or a key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    suite_id: str | None = None
+    suite: Suite | None = None
+    model: str = Field(min_length=1, description="A model_name from the operator's model list")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    samples: int = Field(default=1, ge=1, le=20, description="Most samples per arm per case")
+    candidate_prompt: str | None = Field(default=None, min_length=1)
+    judge_model: str | None = None
+    max_failure_rate: float = Field(default=0.05, ge=0.0, lt=1.0)
+    max_concurrency: int | None = Field(default=None, ge=1, le=256)
+    seed: int | None = None
+    max_tokens: int | None = Field(default=None, ge=1, le=100_000)
+    injection: FactInjection = Field(default_factory=FactInjection)
+    cache: bool = Field(default=True, description="false forces fresh model calls")
+
+    @model_validator(mode="after")
+    def _one_suite(self) -> RunRequest:
+        if (self.suite_id is None) == (self.suite is None):
+            raise ValueError("give exactly one of suite_id or suite")
+        return self
+
+
+class Progress(BaseModel):
+    calls_done: int
+    calls_planned: int
+    calls_cached: int
+    calls_failed: int
+
+
+class RunOut(BaseModel):
+    id: str
+    status: str
+    suite_id: str
+    model: str
+    config: dict[str, Any]
+    progress: Progress
+    verdict: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class ArmDetail(BaseModel):
+    passes: int
+    samples: int
+    answers: list[str | None]
+    grades: list[dict[str, Any] | None]
+    errors: list[str | None]
+
+
+class CaseOut(BaseModel):
+    case_id: str
+    label: str
+    confidence: float
+    facts_cover_answer: bool | None
+    arms: dict[str, ArmDetail]
+
+
+class CasePage(BaseModel):
+    items: list[CaseOut]
+    next_cursor: str | None

@@ -1,0 +1,120 @@
+"""The verdict in plain words, for someone who will not read the intervals."""
+
+from __future__ import annotations
+
+from app.diagnosis.verdict import Rate, Verdict
+
+_HEADLINES = {
+    "no_gap": "The model already does this task: stay at the prompt rung.",
+    "knowledge": "Knowledge gap: the model fails because it lacks the facts. Add retrieval.",
+    "behavior": "Behavior gap: the model fails even with the facts in front of it.",
+    "mixed": "Both gaps: missing facts and a task the model can't do even with the facts.",
+    "inconclusive": "Not enough evidence to pick a rung yet.",
+}
+
+_NEXT_STEPS = {
+    "prompt": "Keep the current approach; no rung to climb.",
+    "prompt_fix": (
+        "Next: rewrite the prompt (format instructions, examples) and re-run with it as "
+        "candidate_prompt. Consider a fine-tuned adapter only if that fails too."
+    ),
+    "retrieval": "Next: build retrieval that puts these facts in the prompt. Fine-tuning "
+    "is the wrong tool for teaching facts, and facts go stale.",
+    "retrieval_and_prompt_fix": (
+        "Next: add retrieval for the facts, and rewrite the prompt for the failures that "
+        "persist with facts; re-run with the rewrite as candidate_prompt."
+    ),
+    "adapter": (
+        "The prompt fix did not remove the failures: a thin fine-tuned adapter (LoRA) that "
+        "teaches the shape of the task is the next rung."
+    ),
+    "retrieval_and_adapter": (
+        "Add retrieval for the facts; the prompt fix did not remove the remaining failures, "
+        "so pair retrieval with a thin fine-tuned adapter for the shape of the task."
+    ),
+}
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.0f}%"
+
+
+def _rate_words(name: str, r: Rate) -> str:
+    return (
+        f"{name} it passed {r.passes} of {r.n} cases ({_pct(r.rate)}, "
+        f"95% CI {_pct(r.low)}–{_pct(r.high)})"
+    )
+
+
+def explain(v: Verdict) -> str:
+    parts = [_HEADLINES[v.diagnosis]]
+    if v.insufficient_evidence:
+        parts.append(
+            f"Only {v.labelled} cases got a confident label; at least 10 are needed before "
+            "rung can call a rung, so what follows is description, not proof."
+        )
+    rates = v.pass_rates
+    parts.append(
+        _rate_words("Closed-book", rates["closed_book"])
+        + "; "
+        + _rate_words("with the facts in context", rates["open_book"])
+        + "."
+    )
+    if v.lift.value is not None:
+        parts.append(
+            f"The facts fixed {v.counts['knowledge']} cases and broke "
+            f"{v.counts['distraction']} (lift {100 * v.lift.value:+.0f} points, 95% CI "
+            f"{100 * v.lift.low:+.0f} to {100 * v.lift.high:+.0f}; McNemar mid-p "
+            f"{v.lift.mid_p:.3g}, {'significant' if v.lift.significant else 'not significant'})."
+        )
+    t = f"{100 * v.max_failure_rate:.0f}%"
+    if not v.closed_book_provably_fails and v.labelled:
+        parts.append(
+            f"Closed-book failures are not proven to exceed the acceptable {t}; "
+            "not shown to fail is not the same as shown to pass."
+        )
+    if v.open_book_provably_fails:
+        parts.append(f"With the facts, failures still provably exceed the acceptable {t}.")
+    if v.prompt_fix is not None:
+        pf = v.prompt_fix
+        parts.append(
+            f"The candidate prompt passed {pf.prompt_fix_passes} of {pf.cases} failing cases "
+            f"against {pf.control_passes} for a fresh re-run of the original prompt; "
+            f"{pf.remaining_failures} failures remain"
+            + (" (still provably too many)." if pf.provably_fails else ".")
+        )
+    if v.minimum_detectable_lift is not None:
+        parts.append(
+            f"With {v.labelled} cases this eval can only reliably detect a lift of about "
+            f"{100 * v.minimum_detectable_lift:.0f} points or more; smaller effects may be real "
+            "but unproven."
+        )
+    if v.next_rung is not None:
+        parts.append(_NEXT_STEPS[v.next_rung])
+    elif v.cases_to_decide is not None:
+        parts.append(
+            f"If the pattern holds, about {v.cases_to_decide} labelled cases in all would decide "
+            f"it ({max(0, v.cases_to_decide - v.labelled)} more)."
+        )
+    else:
+        parts.append("No realistic number of extra cases would decide it at this effect size.")
+    if v.distraction_cases:
+        parts.append(
+            f"Warning: the facts made {len(v.distraction_cases)} case(s) worse "
+            f"({', '.join(v.distraction_cases[:5])}); check the fact format and position."
+        )
+    if v.facts_missing_answer:
+        parts.append(
+            f"{len(v.facts_missing_answer)} case(s) have facts that do not contain the expected "
+            f"answer ({', '.join(v.facts_missing_answer[:5])}); their behavior labels may be "
+            "the facts' fault, not the model's."
+        )
+    uncounted = v.counts.get("inconclusive", 0) + v.counts.get("error", 0)
+    if uncounted:
+        parts.append(
+            f"{v.counts.get('inconclusive', 0)} inconclusive and {v.counts.get('error', 0)} "
+            "errored case(s) are left out of the counts above."
+        )
+    if v.partial:
+        parts.append("This verdict is partial: the run stopped before every case finished.")
+    return " ".join(parts)

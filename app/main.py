@@ -1,0 +1,98 @@
+"""The FastAPI application: create_app(settings) and its lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
+
+from app.api import health, runs, suites
+from app.api.deps import require_api_key
+from app.api.limits import BodyLimitMiddleware
+from app.diagnosis.suite import SuiteError, format_loc
+from app.llm import ModelCatalog
+from app.services import InvalidRequestError, NotFoundError
+from app.settings import Settings
+from app.store.store import Store
+
+log = logging.getLogger("rung.api")
+
+DESCRIPTION = """\
+**rung** tells you which rung of the LLM ladder a task needs — prompt, retrieval, fine-tune —
+by running the *facts-in-context test*: every eval case goes to the model closed-book and again
+with its relevant facts injected. Facts fix it → a **knowledge** gap (retrieval). It fails even
+with the facts → a **behavior** gap (prompt fix, then a thin adapter).
+
+Try it: `POST /v1/runs` with the *demo* example (the built-in offline model), then
+`GET /v1/runs/{id}` until `status` is `succeeded`, and `GET /v1/runs/{id}/cases` for evidence.
+When the server has API keys, click **Authorize** and paste one.
+"""
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for err in exc.errors():
+        nested = (err.get("ctx") or {}).get("error")
+        loc = [p for p in err["loc"] if p not in ("body", "query", "path")]
+        prefix = format_loc(loc)
+        if isinstance(nested, SuiteError):
+            out.extend(
+                {"loc": f"{prefix}.{e.loc}" if prefix else e.loc, "msg": e.msg}
+                for e in nested.errors
+            )
+        else:
+            out.append({"loc": prefix or "body", "msg": err["msg"]})
+    return out
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return JSONResponse(
+                {"detail": [{"loc": "body", "msg": "request body is not valid JSON"}]}, 400
+            )
+        return JSONResponse({"detail": _validation_errors(exc)}, 422)
+
+    @app.exception_handler(InvalidRequestError)
+    async def _unservable(_: Request, exc: InvalidRequestError) -> JSONResponse:
+        return JSONResponse({"detail": [{"loc": exc.loc, "msg": exc.msg}]}, 422)
+
+    @app.exception_handler(NotFoundError)
+    async def _missing(_: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 404)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.store = await Store.open(settings.database_url)
+        try:
+            yield
+        finally:
+            await app.state.store.close()
+
+    app: FastAPI = FastAPIOffline(
+        title="rung",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        swagger_ui_parameters={"persistAuthorization": True, "tryItOutEnabled": True},
+    )
+    app.state.settings = settings
+    app.state.catalog = ModelCatalog.from_file(settings.models_file)
+    auth: Any = [Depends(require_api_key)]
+    app.include_router(suites.router, dependencies=auth)
+    app.include_router(runs.router, dependencies=auth)
+    app.include_router(health.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    _install_error_handlers(app)
+    return app

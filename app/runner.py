@@ -1,0 +1,364 @@
+"""The run engine: advance a run by making its remaining calls, idempotently.
+
+`Runner.advance(run_id)` is independent of how runs are dispatched: the worker loop claims runs
+from the database and calls it; the CLI calls it directly. Every call result is stored the moment
+it completes, keyed by its slot (case, arm, sample), so a restarted run skips stored calls, and
+by its cache key, so an identical call in any later run is served from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app import llm
+from app.diagnosis.grading import Grade, facts_cover_answer, grade, judge_messages, judge_nodes
+from app.diagnosis.labels import ArmTally, arm_needs_sample, decide_arm, decide_case
+from app.diagnosis.suite import Arm, Case, FactInjection, build_messages
+from app.diagnosis.summary import explain
+from app.diagnosis.verdict import CaseOutcome, build_verdict
+from app.store.store import Store
+from app.store.tables import CallRow, CaseResultRow, utcnow
+
+log = logging.getLogger("rung.runner")
+
+JUDGE_SEED = 1234  # judges run at temperature 0 with a pinned seed, so grades repeat
+FAILURE_FUSE = 5  # this many failed calls and not one success: the endpoint is dead, stop
+
+
+class RunConfig(BaseModel):
+    """A run's options, stored with it: the run is reproducible from this and the suite."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    samples: int = Field(default=1, ge=1, le=20)
+    candidate_prompt: str | None = None
+    judge_model: str | None = None
+    max_failure_rate: float = Field(default=0.05, ge=0.0, lt=1.0)
+    max_concurrency: int | None = Field(default=None, ge=1)
+    seed: int | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    injection: FactInjection = Field(default_factory=FactInjection)
+    cache: bool = True
+
+    @property
+    def deterministic(self) -> bool:
+        return self.temperature == 0 and self.samples == 1
+
+
+def planned_calls(case_count: int, config: RunConfig) -> int:
+    """Upper bound before the run: both main arms at full samples (adaptive runs use fewer)."""
+    return case_count * 2 * config.samples
+
+
+class RunFailed(Exception):
+    pass
+
+
+@dataclass
+class _Context:
+    run_id: str
+    suite_system_prompt: str
+    config: RunConfig
+    entry: llm.ModelEntry
+    judge: llm.ModelEntry | None
+    existing: dict[tuple[str, str, int], CallRow]
+    limiter: asyncio.Semaphore
+    timeout: float
+    ok_calls: int = 0
+    failed_calls: int = 0
+    last_error: str = ""
+    stopping: bool = False
+    cancelled: bool = False
+    fatal: str | None = None
+    planned_delta: int = 0
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+
+def cache_key(entry: llm.ModelEntry, payload: dict[str, Any]) -> str:
+    body = json.dumps({"model": entry.cache_identity(), **payload}, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+class Runner:
+    def __init__(
+        self,
+        store: Store,
+        catalog: llm.ModelCatalog,
+        default_concurrency: int = 8,
+        timeout: float = 60.0,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.default_concurrency = default_concurrency
+        self.timeout = timeout
+
+    async def advance(self, run_id: str) -> str:
+        """Do the run's remaining calls and store its verdict. Returns the final status."""
+        run = await self.store.get_run(run_id)
+        if run is None or run.status in ("succeeded", "failed", "cancelled"):
+            return run.status if run else "missing"
+        suite = await self.store.get_suite(run.suite_id)
+        config = RunConfig.model_validate(run.config)
+        try:
+            entry = self.catalog.resolve(run.model)
+            judge = self.catalog.resolve(config.judge_model) if config.judge_model else None
+        except llm.UnknownModelError as exc:
+            await self.store.finish_run(run_id, "failed", None, str(exc))
+            return "failed"
+        if suite is None:
+            await self.store.finish_run(run_id, "failed", None, "the run's suite is gone")
+            return "failed"
+        concurrency = config.max_concurrency or entry.limit("max_parallel_requests")
+        concurrency = min(concurrency or self.default_concurrency, 256)
+        ctx = _Context(
+            run_id=run_id,
+            suite_system_prompt=suite.system_prompt,
+            config=config,
+            entry=entry,
+            judge=judge,
+            existing=await self.store.calls_for_run(run_id),
+            limiter=asyncio.Semaphore(concurrency),
+            timeout=self.timeout,
+        )
+        finished = {r.position for r in await self.store.case_results(run_id)}
+        queue: asyncio.Queue[tuple[int, Case] | None] = asyncio.Queue(maxsize=concurrency * 2)
+        watcher = asyncio.create_task(self._watch_cancel(ctx))
+        workers = [asyncio.create_task(self._work(ctx, queue)) for _ in range(concurrency)]
+        try:
+            async for position, case in self.store.iter_cases(suite.id):
+                if ctx.stopping:
+                    break
+                if position not in finished:
+                    await queue.put((position, case))
+            for _ in workers:
+                await queue.put(None)
+            await asyncio.gather(*workers)
+        finally:
+            watcher.cancel()
+            for worker in workers:
+                worker.cancel()
+        return await self._conclude(ctx)
+
+    async def _watch_cancel(self, ctx: _Context) -> None:
+        while not ctx.stopping:
+            await asyncio.sleep(0.5)
+            run = await self.store.get_run(ctx.run_id)
+            if run is None or run.cancel_requested:
+                ctx.cancelled = ctx.stopping = True
+
+    async def _work(self, ctx: _Context, queue: asyncio.Queue[tuple[int, Case] | None]) -> None:
+        while (item := await queue.get()) is not None:
+            if not ctx.stopping:
+                await self._run_case(ctx, *item)
+
+    async def _run_case(self, ctx: _Context, position: int, case: Case) -> None:
+        k_max = ctx.config.samples
+        tallies: dict[str, ArmTally] = {"closed_book": ArmTally(), "open_book": ArmTally()}
+        while True:
+            decision = decide_case(
+                tallies["closed_book"], tallies["open_book"], k_max, ctx.config.deterministic
+            )
+            if decision.label is not None or decision.next_arm is None:
+                break
+            arm = decision.next_arm
+            passed = await self._sample(ctx, case, arm, tallies[arm].attempts)
+            if ctx.stopping:
+                return  # unfinished cases are redone on resume, from their stored calls
+            tallies[arm] = tallies[arm].add(passed)
+        label = decision.label or "inconclusive"
+        used = tallies["closed_book"].attempts + tallies["open_book"].attempts
+        unused = 2 * k_max - used
+        fix: dict[str, bool | None] = {"prompt_fix": None, "open_book_control": None}
+        if ctx.config.candidate_prompt and label in ("behavior", "distraction"):
+            for fix_arm in ("prompt_fix", "open_book_control"):
+                tally = ArmTally()
+                while arm_needs_sample(tally, k_max):
+                    passed = await self._sample(ctx, case, fix_arm, tally.attempts)  # type: ignore[arg-type]
+                    if ctx.stopping:
+                        return
+                    tally = tally.add(passed)
+                unused -= tally.attempts
+                fix[fix_arm] = decide_arm(tally, k_max)
+        if unused:
+            await self.store.adjust_planned(ctx.run_id, -unused)
+        await self.store.add_case_result(
+            CaseResultRow(
+                run_id=ctx.run_id,
+                position=position,
+                case_id=case.id,
+                label=label,
+                confidence=round(decision.confidence, 4),
+                facts_cover_answer=facts_cover_answer(case.expected, case.facts),
+                prompt_fix_passed=fix["prompt_fix"],
+                control_passed=fix["open_book_control"],
+            )
+        )
+
+    async def _sample(self, ctx: _Context, case: Case, arm: Arm, index: int) -> bool | None:
+        """One sample of one arm: stored, cached or called. True/False, or None if unscored."""
+        stored = ctx.existing.get((case.id, arm, index))
+        if stored is not None:
+            return _passed(stored.grade)
+        messages = build_messages(
+            ctx.suite_system_prompt, case, arm, ctx.config.injection, ctx.config.candidate_prompt
+        )
+        seed = None if ctx.config.seed is None else ctx.config.seed + index
+        row = await self._call(
+            ctx, ctx.entry, messages, ctx.config.temperature, seed, arm, index
+        )
+        if row.error_class is None:
+            replies = []
+            for j, node in enumerate(judge_nodes(case.expected)):
+                if ctx.judge is None:
+                    break
+                judge_row = await self._call(
+                    ctx,
+                    ctx.judge,
+                    judge_messages(node, case.input, row.answer or ""),
+                    0.0,
+                    JUDGE_SEED,
+                    f"judge:{arm}:{j}",
+                    index,
+                    case_id=case.id,
+                    store=True,
+                )
+                if judge_row.answer is not None:
+                    replies.append(judge_row.answer)
+            result: Grade = grade(case.expected, row.answer or "", replies)
+            row.grade = result.model_dump()
+        row.case_id = case.id
+        await self.store.add_call(row)
+        return _passed(row.grade)
+
+    async def _call(
+        self,
+        ctx: _Context,
+        entry: llm.ModelEntry,
+        messages: list[dict[str, str]],
+        temperature: float,
+        seed: int | None,
+        arm: str,
+        index: int,
+        case_id: str = "",
+        store: bool = False,
+    ) -> CallRow:
+        if store and (done := ctx.existing.get((case_id, arm, index))) is not None:
+            return done
+        key = cache_key(
+            entry,
+            {
+                "messages": messages,
+                "temperature": temperature,
+                "seed": seed,
+                "max_tokens": ctx.config.max_tokens,
+                "arm": arm,
+                "sample": index,
+            },
+        )
+        row = CallRow(run_id=ctx.run_id, arm=arm, sample_index=index, cache_key=key)
+        hit = await self.store.find_cached(key) if ctx.config.cache else None
+        if hit is not None:
+            row.cached, row.answer = True, hit.answer
+            row.prompt_tokens = row.completion_tokens = 0
+            row.cost_usd, row.latency_ms = 0.0, 0.0
+        else:
+            async with ctx.limiter:
+                result = await llm.complete(
+                    entry,
+                    messages,
+                    temperature=temperature,
+                    seed=seed,
+                    max_tokens=ctx.config.max_tokens,
+                    timeout=ctx.timeout,
+                )
+            row.cached = False
+            row.answer = result.text
+            row.error_class, row.error_message = result.error_class, result.error_message
+            row.prompt_tokens, row.completion_tokens = result.prompt_tokens, result.completion_tokens
+            row.cost_usd, row.latency_ms = result.cost_usd, result.latency_ms
+            self._count(ctx, result)
+        if store:  # judge calls are stored as their own rows, counted in the run's calls
+            row.case_id = case_id
+            row.created_at = utcnow()
+            await self.store.adjust_planned(ctx.run_id, 1)
+            await self.store.add_call(row)
+        return row
+
+    def _count(self, ctx: _Context, result: llm.CallResult) -> None:
+        if result.ok:
+            ctx.ok_calls += 1
+            return
+        ctx.failed_calls += 1
+        ctx.last_error = f"{result.error_class}: {result.error_message}"
+        if ctx.ok_calls == 0 and ctx.failed_calls >= FAILURE_FUSE:
+            ctx.fatal = f"every call failed; last error: {ctx.last_error}"
+            ctx.stopping = True
+
+    async def _conclude(self, ctx: _Context) -> str:
+        results = await self.store.case_results(ctx.run_id)
+        if ctx.fatal or (results and ctx.ok_calls == 0 and ctx.failed_calls > 0):
+            error = ctx.fatal or f"every call failed; last error: {ctx.last_error}"
+            await self.store.finish_run(ctx.run_id, "failed", None, error)
+            return "failed"
+        if ctx.stopping and not ctx.cancelled:
+            return "running"  # shutting down: the lease lapses and the run resumes elsewhere
+        verdict = await self.verdict_for(ctx.run_id, ctx.config, partial=ctx.cancelled)
+        status = "cancelled" if ctx.cancelled else "succeeded"
+        error = "cancelled by request" if ctx.cancelled else None
+        await self.store.finish_run(ctx.run_id, status, verdict, error)
+        return status
+
+    async def verdict_for(self, run_id: str, config: RunConfig, partial: bool) -> dict[str, Any]:
+        results = await self.store.case_results(run_id)
+        outcomes = [
+            CaseOutcome(
+                case_id=r.case_id,
+                label=r.label,  # type: ignore[arg-type]
+                facts_cover_answer=r.facts_cover_answer,
+                prompt_fix_passed=r.prompt_fix_passed,
+                control_passed=r.control_passed,
+            )
+            for r in results
+        ]
+        verdict = build_verdict(
+            outcomes, config.max_failure_rate, prompt_fix_ran=bool(config.candidate_prompt)
+        )
+        verdict.partial = partial
+        verdict.summary = explain(verdict)
+        usage = await self.store.usage(run_id)
+        main_calls = sum(usage.get(arm, {}).get("calls", 0) for arm in ("closed_book", "open_book"))
+        return verdict.model_dump(mode="json") | {
+            "usage": _totals(usage),
+            "sampling": {
+                "samples": config.samples,
+                "calls_used": main_calls,
+                "calls_fixed_design": len(results) * 2 * config.samples,
+            },
+        }
+
+
+def _passed(stored_grade: dict[str, Any] | None) -> bool | None:
+    if not stored_grade or stored_grade.get("kind") == "unscored":
+        return None
+    return bool(stored_grade.get("passed"))
+
+
+def _totals(per_arm: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    costs = [u["cost_usd"] for u in per_arm.values()]
+    return {
+        "calls": sum(u["calls"] for u in per_arm.values()),
+        "cached_calls": sum(u["cached_calls"] for u in per_arm.values()),
+        "prompt_tokens": sum(u["prompt_tokens"] for u in per_arm.values()),
+        "completion_tokens": sum(u["completion_tokens"] for u in per_arm.values()),
+        "cost_usd": None if any(c is None for c in costs) else round(sum(costs), 6),
+        "per_arm": per_arm,
+    }
+

@@ -1,0 +1,302 @@
+"""Queries. Every write is its own short transaction, so a crash loses at most what was in flight."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.diagnosis.suite import Case, Suite
+from app.store.db import create_schema, make_engine, make_sessions
+from app.store.tables import CallRow, CaseResultRow, RunRow, SuiteCaseRow, SuiteRow, utcnow
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = make_sessions(engine)
+
+    @classmethod
+    async def open(cls, url: str) -> Store:
+        store = cls(make_engine(url))
+        await create_schema(store.engine)
+        return store
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # --- suites ---------------------------------------------------------------------------
+
+    async def add_suite(self, suite: Suite) -> SuiteRow:
+        row = SuiteRow(
+            id=new_id(),
+            name=suite.name,
+            description=suite.description,
+            system_prompt=suite.system_prompt,
+            case_count=len(suite.cases),
+            created_at=utcnow(),
+        )
+        async with self.sessions.begin() as session:
+            session.add(row)
+            await session.flush()
+            session.add_all(
+                SuiteCaseRow(
+                    suite_id=row.id,
+                    position=i,
+                    case_id=case.id,
+                    body=case.model_dump(mode="json", by_alias=True),
+                )
+                for i, case in enumerate(suite.cases)
+            )
+        return row
+
+    async def get_suite(self, suite_id: str) -> SuiteRow | None:
+        async with self.sessions() as session:
+            return await session.get(SuiteRow, suite_id)
+
+    async def find_suite_by_name(self, name: str) -> SuiteRow | None:
+        async with self.sessions() as session:
+            query = select(SuiteRow).where(SuiteRow.name == name)
+            return (await session.scalars(query.order_by(SuiteRow.created_at.desc()))).first()
+
+    async def list_suites(self, limit: int, before: str | None) -> list[SuiteRow]:
+        """Newest first; `before` is the id of the last suite on the previous page."""
+        async with self.sessions() as session:
+            query = select(SuiteRow).order_by(SuiteRow.created_at.desc(), SuiteRow.id.desc())
+            if before:
+                anchor = await session.get(SuiteRow, before)
+                if anchor is not None:
+                    query = query.where(
+                        or_(
+                            SuiteRow.created_at < anchor.created_at,
+                            and_(SuiteRow.created_at == anchor.created_at, SuiteRow.id < anchor.id),
+                        )
+                    )
+            return list(await session.scalars(query.limit(limit)))
+
+    async def iter_cases(self, suite_id: str, batch: int = 500) -> AsyncIterator[tuple[int, Case]]:
+        """Stream a suite's cases in order, a batch at a time."""
+        position = -1
+        while True:
+            async with self.sessions() as session:
+                rows = list(
+                    await session.scalars(
+                        select(SuiteCaseRow)
+                        .where(SuiteCaseRow.suite_id == suite_id, SuiteCaseRow.position > position)
+                        .order_by(SuiteCaseRow.position)
+                        .limit(batch)
+                    )
+                )
+            for row in rows:
+                yield row.position, Case.model_validate(row.body)
+            if len(rows) < batch:
+                return
+            position = rows[-1].position
+
+    # --- runs -----------------------------------------------------------------------------
+
+    async def add_run(
+        self, suite_id: str, model: str, config: dict[str, Any], calls_planned: int
+    ) -> RunRow:
+        row = RunRow(
+            id=new_id(),
+            suite_id=suite_id,
+            model=model,
+            config=config,
+            status="queued",
+            calls_planned=calls_planned,
+            created_at=utcnow(),
+        )
+        async with self.sessions.begin() as session:
+            session.add(row)
+        return row
+
+    async def get_run(self, run_id: str) -> RunRow | None:
+        async with self.sessions() as session:
+            return await session.get(RunRow, run_id)
+
+    async def request_cancel(self, run_id: str) -> RunRow | None:
+        """Queued runs cancel at once; running ones stop at their next call."""
+        async with self.sessions.begin() as session:
+            run = await session.get(RunRow, run_id, with_for_update=True)
+            if run is None or run.status in TERMINAL:
+                return run
+            run.cancel_requested = True
+            if run.status == "queued":
+                run.status = "cancelled"
+                run.error = "cancelled before it started"
+                run.finished_at = utcnow()
+            return run
+
+    async def claim_run(self, owner: str, lease_seconds: float) -> str | None:
+        """Take a queued run, or a running one whose worker stopped renewing its lease."""
+        now = utcnow()
+        claimable = or_(
+            RunRow.status == "queued",
+            and_(RunRow.status == "running", RunRow.lease_expires_at < now),
+        )
+        async with self.sessions() as session:
+            candidates = list(
+                await session.scalars(
+                    select(RunRow.id).where(claimable).order_by(RunRow.created_at).limit(5)
+                )
+            )
+        for run_id in candidates:
+            async with self.sessions.begin() as session:
+                result = await session.execute(
+                    update(RunRow)
+                    .where(RunRow.id == run_id, claimable)
+                    .values(
+                        status="running",
+                        lease_owner=owner,
+                        lease_expires_at=now + timedelta(seconds=lease_seconds),
+                        started_at=func.coalesce(RunRow.started_at, now),
+                    )
+                )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                return run_id
+        return None
+
+    async def renew_lease(self, run_id: str, owner: str, lease_seconds: float) -> bool:
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id, RunRow.lease_owner == owner, RunRow.status == "running")
+                .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def release_lease(self, run_id: str, owner: str) -> None:
+        """Hand a running run back at once, for the next process to resume."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id, RunRow.lease_owner == owner, RunRow.status == "running")
+                .values(lease_expires_at=utcnow(), lease_owner=None)
+            )
+
+    async def finish_run(
+        self, run_id: str, status: str, verdict: dict[str, Any] | None, error: str | None
+    ) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id)
+                .values(
+                    status=status,
+                    verdict=verdict,
+                    error=error,
+                    finished_at=utcnow(),
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
+            )
+
+    async def adjust_planned(self, run_id: str, delta: int) -> None:
+        """Adaptive sampling and judge calls move the plan while the run goes."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id)
+                .values(calls_planned=RunRow.calls_planned + delta)
+            )
+
+    # --- calls ----------------------------------------------------------------------------
+
+    async def calls_for_run(self, run_id: str) -> dict[tuple[str, str, int], CallRow]:
+        async with self.sessions() as session:
+            rows = await session.scalars(select(CallRow).where(CallRow.run_id == run_id))
+            return {(r.case_id, r.arm, r.sample_index): r for r in rows}
+
+    async def find_cached(self, cache_key: str) -> CallRow | None:
+        """A successful earlier call with the same key, from any run."""
+        async with self.sessions() as session:
+            query = select(CallRow).where(
+                CallRow.cache_key == cache_key, CallRow.error_class.is_(None)
+            )
+            return (await session.scalars(query.limit(1))).first()
+
+    async def add_call(self, call: CallRow) -> None:
+        """Store a call and count it in its run's progress, in one transaction."""
+        async with self.sessions.begin() as session:
+            session.add(call)
+            await session.execute(
+                update(RunRow)
+                .where(RunRow.id == call.run_id)
+                .values(
+                    calls_done=RunRow.calls_done + 1,
+                    calls_cached=RunRow.calls_cached + int(call.cached),
+                    calls_failed=RunRow.calls_failed + int(call.error_class is not None),
+                )
+            )
+
+    async def usage(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """Calls, tokens and cost per arm (cost None if any call's cost is unknown)."""
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(
+                    CallRow.arm,
+                    func.count(),
+                    func.sum(CallRow.prompt_tokens),
+                    func.sum(CallRow.completion_tokens),
+                    func.sum(CallRow.cost_usd),
+                    func.count(CallRow.cost_usd),
+                    func.sum(func.cast(CallRow.cached, type_=CallRow.prompt_tokens.type)),
+                )
+                .where(CallRow.run_id == run_id)
+                .group_by(CallRow.arm)
+            )
+            out: dict[str, dict[str, Any]] = {}
+            for arm, calls, p_tok, c_tok, cost, costed, cached in rows:
+                out[arm] = {
+                    "calls": calls,
+                    "cached_calls": int(cached or 0),
+                    "prompt_tokens": int(p_tok or 0),
+                    "completion_tokens": int(c_tok or 0),
+                    "cost_usd": float(cost or 0.0) if costed == calls else None,
+                }
+            return out
+
+    # --- case results ---------------------------------------------------------------------
+
+    async def add_case_result(self, row: CaseResultRow) -> None:
+        async with self.sessions.begin() as session:
+            await session.merge(row)
+
+    async def case_results(
+        self, run_id: str, after: int = -1, limit: int | None = None
+    ) -> list[CaseResultRow]:
+        async with self.sessions() as session:
+            query = (
+                select(CaseResultRow)
+                .where(CaseResultRow.run_id == run_id, CaseResultRow.position > after)
+                .order_by(CaseResultRow.position)
+            )
+            if limit is not None:
+                query = query.limit(limit)
+            return list(await session.scalars(query))
+
+    async def calls_for_cases(
+        self, run_id: str, case_ids: list[str]
+    ) -> list[CallRow]:
+        async with self.sessions() as session:
+            query = (
+                select(CallRow)
+                .where(CallRow.run_id == run_id, CallRow.case_id.in_(case_ids))
+                .order_by(CallRow.arm, CallRow.sample_index)
+            )
+            return list(await session.scalars(query))
+
+
+def as_utc_iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
