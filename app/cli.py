@@ -177,7 +177,7 @@ def diagnose(
 ) -> None:
     """Run the facts-in-context test on SUITE; exit code 1 when the run fails."""
     try:
-        injection = FactInjection(position=fact_position, format=fact_format)  # type: ignore[arg-type]
+        injection = FactInjection.model_validate({"position": fact_position, "format": fact_format})
     except ValueError as exc:
         err_console.print(f"[red]invalid fact injection:[/] {exc}")
         raise typer.Exit(2) from None

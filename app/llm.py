@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from app import reader
 
@@ -143,9 +143,10 @@ def _litellm() -> Any:
         for key, value in OFFLINE_ENVIRONMENT.items():
             os.environ[key] = value
         import litellm
-        from litellm import CustomLLM, ModelResponse
+        from litellm.llms.custom_llm import CustomLLM
+        from litellm.types.utils import ModelResponse
 
-        class ReaderLLM(CustomLLM):  # type: ignore[misc]
+        class ReaderLLM(CustomLLM):
             async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
                 messages = kwargs.get("messages") or (args[1] if len(args) > 1 else [])
                 answer = reader.read(messages)
@@ -193,7 +194,7 @@ def redact(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
-def _retry_after(exc: BaseException) -> float | None:
+def _retry_after(exc: BaseException | None) -> float | None:
     for headers in (
         getattr(getattr(exc, "response", None), "headers", None),
         getattr(exc, "litellm_response_headers", None),
@@ -235,7 +236,7 @@ class RetryPolicy:
     max_delay: float = 30.0
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Exponential backoff with full jitter; Retry-After is a floor when the server sends one."""
+        """Exponential backoff with full jitter; a Retry-After from the server is a floor."""
         backoff = random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
         return min(self.max_delay, max(backoff, retry_after or 0.0))
 
@@ -247,7 +248,7 @@ async def complete(
     temperature: float,
     seed: int | None,
     max_tokens: int | None = None,
-    timeout: float = 60.0,
+    call_timeout: float = 60.0,
     policy: RetryPolicy = RetryPolicy(),
 ) -> CallResult:
     """One model call through the single retry layer. Never raises for provider faults."""
@@ -275,7 +276,7 @@ async def complete(
                     temperature=temperature,
                     seed=seed,
                     max_tokens=max_tokens,
-                    timeout=timeout,
+                    timeout=call_timeout,
                     num_retries=0,  # litellm's own retries: off
                     max_retries=0,  # the openai SDK's: off
                 )

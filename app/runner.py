@@ -178,10 +178,11 @@ class Runner:
         unused = 2 * k_max - used
         fix: dict[str, bool | None] = {"prompt_fix": None, "open_book_control": None}
         if ctx.config.candidate_prompt and label in ("behavior", "distraction"):
-            for fix_arm in ("prompt_fix", "open_book_control"):
+            fix_arms: tuple[Arm, Arm] = ("prompt_fix", "open_book_control")
+            for fix_arm in fix_arms:
                 tally = ArmTally()
                 while arm_needs_sample(tally, k_max):
-                    passed = await self._sample(ctx, case, fix_arm, tally.attempts)  # type: ignore[arg-type]
+                    passed = await self._sample(ctx, case, fix_arm, tally.attempts)
                     if ctx.stopping:
                         return
                     tally = tally.add(passed)
@@ -211,9 +212,7 @@ class Runner:
             ctx.suite_system_prompt, case, arm, ctx.config.injection, ctx.config.candidate_prompt
         )
         seed = None if ctx.config.seed is None else ctx.config.seed + index
-        row = await self._call(
-            ctx, ctx.entry, messages, ctx.config.temperature, seed, arm, index
-        )
+        row = await self._call(ctx, ctx.entry, messages, ctx.config.temperature, seed, arm, index)
         if row.error_class is None:
             replies = []
             for j, node in enumerate(judge_nodes(case.expected)):
@@ -277,12 +276,15 @@ class Runner:
                     temperature=temperature,
                     seed=seed,
                     max_tokens=ctx.config.max_tokens,
-                    timeout=ctx.timeout,
+                    call_timeout=ctx.timeout,
                 )
             row.cached = False
             row.answer = result.text
             row.error_class, row.error_message = result.error_class, result.error_message
-            row.prompt_tokens, row.completion_tokens = result.prompt_tokens, result.completion_tokens
+            row.prompt_tokens, row.completion_tokens = (
+                result.prompt_tokens,
+                result.completion_tokens,
+            )
             row.cost_usd, row.latency_ms = result.cost_usd, result.latency_ms
             self._count(ctx, result)
         if store:  # judge calls are stored as their own rows, counted in the run's calls
@@ -312,8 +314,8 @@ class Runner:
             return "running"  # shutting down: the lease lapses and the run resumes elsewhere
         verdict = await self.verdict_for(ctx.run_id, ctx.config, partial=ctx.cancelled)
         status = "cancelled" if ctx.cancelled else "succeeded"
-        error = "cancelled by request" if ctx.cancelled else None
-        await self.store.finish_run(ctx.run_id, status, verdict, error)
+        reason = "cancelled by request" if ctx.cancelled else None
+        await self.store.finish_run(ctx.run_id, status, verdict, reason)
         return status
 
     async def verdict_for(self, run_id: str, config: RunConfig, partial: bool) -> dict[str, Any]:
@@ -361,4 +363,3 @@ def _totals(per_arm: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "cost_usd": None if any(c is None for c in costs) else round(sum(costs), 6),
         "per_arm": per_arm,
     }
-

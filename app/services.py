@@ -52,9 +52,7 @@ async def start_run(store: Store, catalog: ModelCatalog, request: RunRequest) ->
                         f"case {case.id!r} (cases[{position}]) uses a judge grader; "
                         "name a judge_model for the run",
                     )
-    config = RunConfig.model_validate(
-        request.model_dump(exclude={"suite", "suite_id", "model"})
-    )
+    config = RunConfig.model_validate(request.model_dump(exclude={"suite", "suite_id", "model"}))
     return await store.add_run(
         suite_row.id,
         request.model,

@@ -325,18 +325,14 @@ def test_stop_is_idempotent_and_frees_the_port() -> None:
 
 
 def test_standalone_process_prints_port_and_serves() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakeprovider", "--port", "0", "--delay", "0.01"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        port = int(process.stdout.readline())
-        payload = {"model": "m", "messages": [{"role": "user", "content": "- served"}]}
-        response = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=payload)
-        assert json.loads(response.text)["choices"][0]["message"]["content"] == "served"
-    finally:
-        process.terminate()
+    command = [sys.executable, "-m", "tests.fakeprovider", "--port", "0", "--delay", "0.01"]
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            port = int(process.stdout.readline())
+            payload = {"model": "m", "messages": [{"role": "user", "content": "- served"}]}
+            response = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=payload)
+            assert json.loads(response.text)["choices"][0]["message"]["content"] == "served"
+        finally:
+            process.terminate()
         assert process.wait(timeout=10) == 0

@@ -14,7 +14,14 @@ from typing import Literal
 from app.diagnosis.stats import prob_rate_at_least
 
 Label = Literal["no_gap", "knowledge", "behavior", "distraction", "inconclusive", "error"]
-LABELS: tuple[Label, ...] = ("no_gap", "knowledge", "behavior", "distraction", "inconclusive", "error")
+LABELS: tuple[Label, ...] = (
+    "no_gap",
+    "knowledge",
+    "behavior",
+    "distraction",
+    "inconclusive",
+    "error",
+)
 
 GAMMA = 0.8
 TAU = 0.5
@@ -145,6 +152,4 @@ def decide_arm(tally: ArmTally, k_max: int, gamma: float = GAMMA, tau: float = T
 
 
 def arm_needs_sample(tally: ArmTally, k_max: int) -> bool:
-    return tally.attempts < k_max and (
-        tally.attempts == 0 or decide_arm(tally, k_max) is None
-    )
+    return tally.attempts < k_max and (tally.attempts == 0 or decide_arm(tally, k_max) is None)

@@ -155,7 +155,9 @@ def _cases_to_decide(t: _Table, threshold: float) -> int | None:
     return None
 
 
-def prompt_fix_result(outcomes: Iterable[CaseOutcome], t: _Table, threshold: float) -> PromptFixResult:
+def prompt_fix_result(
+    outcomes: Iterable[CaseOutcome], t: _Table, threshold: float
+) -> PromptFixResult:
     """Score the candidate prompt against the fresh control, never against the selection run.
 
     Cases picked because they failed partly pass on any re-run, so only the fix's passes
@@ -188,9 +190,12 @@ def build_verdict(
 ) -> Verdict:
     t = _Table()
     counts: Counter[str] = Counter(o.label for o in outcomes)
-    t.a, t.b, t.c, t.d = counts["no_gap"], counts["distraction"], counts["knowledge"], counts[
-        "behavior"
-    ]
+    t.a, t.b, t.c, t.d = (
+        counts["no_gap"],
+        counts["distraction"],
+        counts["knowledge"],
+        counts["behavior"],
+    )
     fix = prompt_fix_result(outcomes, t, max_failure_rate) if prompt_fix_ran else None
     insufficient = t.n < MIN_CASES
     if insufficient:

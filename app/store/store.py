@@ -1,4 +1,4 @@
-"""Queries. Every write is its own short transaction, so a crash loses at most what was in flight."""
+"""Queries. Each write is its own short transaction: a crash loses at most what was in flight."""
 
 from __future__ import annotations
 
@@ -286,9 +286,7 @@ class Store:
                 query = query.limit(limit)
             return list(await session.scalars(query))
 
-    async def calls_for_cases(
-        self, run_id: str, case_ids: list[str]
-    ) -> list[CallRow]:
+    async def calls_for_cases(self, run_id: str, case_ids: list[str]) -> list[CallRow]:
         async with self.sessions() as session:
             query = (
                 select(CallRow)
