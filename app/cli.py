@@ -36,7 +36,10 @@ def _settings() -> Settings:
 
 @cli.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Interface to bind [default: 0.0.0.0 with API keys, else 127.0.0.1]"),
+    ] = None,
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="Run-engine worker processes", min=1)] = 1,
 ) -> None:
@@ -48,7 +51,8 @@ def serve(
 
     settings = _settings()
     if host is None:
-        host = "127.0.0.1"
+        # An open API (no keys) stays on loopback unless the operator says otherwise.
+        host = "0.0.0.0" if settings.api_keys else "127.0.0.1"  # noqa: S104
     if not settings.api_keys:
         err_console.print(
             "[yellow]warning:[/] RUNG_API_KEYS is not set: the API is open to anyone who can "
@@ -56,7 +60,7 @@ def serve(
         )
     spawn = multiprocessing.get_context("spawn")
     procs = [
-        spawn.Process(target=worker.main, args=(settings.model_dump(),), daemon=False)
+        spawn.Process(target=worker.main, args=(settings.model_dump(), workers), daemon=False)
         for _ in range(workers)
     ]
     for proc in procs:

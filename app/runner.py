@@ -23,6 +23,7 @@ from app.diagnosis.labels import ArmTally, arm_needs_sample, decide_arm, decide_
 from app.diagnosis.suite import Arm, Case, FactInjection, build_messages
 from app.diagnosis.summary import explain
 from app.diagnosis.verdict import CaseOutcome, build_verdict
+from app.ratelimit import LimiterRegistry
 from app.store.store import Store
 from app.store.tables import CallRow, CaseResultRow, utcnow
 
@@ -47,6 +48,7 @@ class RunConfig(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     injection: FactInjection = Field(default_factory=FactInjection)
     cache: bool = True
+    max_cost_usd: float | None = Field(default=None, gt=0)
 
     @property
     def deterministic(self) -> bool:
@@ -78,8 +80,19 @@ class _Context:
     stopping: bool = False
     cancelled: bool = False
     fatal: str | None = None
+    spent_usd: float = 0.0
+    budget_hit: bool = False
     planned_delta: int = 0
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+
+DEFAULT_COMPLETION_TOKENS = 256  # a reply's size before it is known, when max_tokens is unset
+
+
+def estimate_tokens(messages: list[dict[str, str]], max_tokens: int | None) -> int:
+    """About four characters a token: enough to plan against rate limits and budgets."""
+    prompt = sum(len(m.get("content", "")) for m in messages) // 4 + 4 * len(messages)
+    return prompt + (max_tokens or DEFAULT_COMPLETION_TOKENS)
 
 
 def cache_key(entry: llm.ModelEntry, payload: dict[str, Any]) -> str:
@@ -94,9 +107,11 @@ class Runner:
         catalog: llm.ModelCatalog,
         default_concurrency: int = 8,
         timeout: float = 60.0,
+        limiters: LimiterRegistry | None = None,
     ) -> None:
         self.store = store
         self.catalog = catalog
+        self.limiters = limiters or LimiterRegistry()
         self.default_concurrency = default_concurrency
         self.timeout = timeout
 
@@ -128,6 +143,7 @@ class Runner:
             limiter=asyncio.Semaphore(concurrency),
             timeout=self.timeout,
         )
+        ctx.spent_usd = sum(u["cost_usd"] or 0.0 for u in (await self.store.usage(run_id)).values())
         finished = {r.position for r in await self.store.case_results(run_id)}
         queue: asyncio.Queue[tuple[int, Case] | None] = asyncio.Queue(maxsize=concurrency * 2)
         watcher = asyncio.create_task(self._watch_cancel(ctx))
@@ -208,6 +224,8 @@ class Runner:
         stored = ctx.existing.get((case.id, arm, index))
         if stored is not None:
             return _passed(stored.grade)
+        if ctx.stopping:
+            return None
         messages = build_messages(
             ctx.suite_system_prompt, case, arm, ctx.config.injection, ctx.config.candidate_prompt
         )
@@ -269,7 +287,14 @@ class Runner:
             row.prompt_tokens = row.completion_tokens = 0
             row.cost_usd, row.latency_ms = 0.0, 0.0
         else:
-            async with ctx.limiter:
+            model_limits = self.limiters.get(
+                entry.model_name,
+                entry.limit("max_parallel_requests"),
+                entry.limit("rpm"),
+                entry.limit("tpm"),
+            )
+            estimate = estimate_tokens(messages, ctx.config.max_tokens)
+            async with ctx.limiter, model_limits.slot(estimate):
                 result = await llm.complete(
                     entry,
                     messages,
@@ -278,6 +303,7 @@ class Runner:
                     max_tokens=ctx.config.max_tokens,
                     call_timeout=ctx.timeout,
                 )
+            model_limits.record_tokens(estimate, result.prompt_tokens + result.completion_tokens)
             row.cached = False
             row.answer = result.text
             row.error_class, row.error_message = result.error_class, result.error_message
@@ -295,6 +321,11 @@ class Runner:
         return row
 
     def _count(self, ctx: _Context, result: llm.CallResult) -> None:
+        ctx.spent_usd += result.cost_usd or 0.0
+        budget = ctx.config.max_cost_usd
+        if budget is not None and ctx.spent_usd >= budget and not ctx.budget_hit:
+            # Calls already in flight finish and are kept (they are paid for); no new ones start.
+            ctx.budget_hit = ctx.stopping = True
         if result.ok:
             ctx.ok_calls += 1
             return
@@ -310,12 +341,20 @@ class Runner:
             error = ctx.fatal or f"every call failed; last error: {ctx.last_error}"
             await self.store.finish_run(ctx.run_id, "failed", None, error)
             return "failed"
-        if ctx.stopping and not ctx.cancelled:
-            return "running"  # shutting down: the lease lapses and the run resumes elsewhere
+        if ctx.budget_hit:
+            verdict = await self.verdict_for(ctx.run_id, ctx.config, partial=True)
+            error = (
+                f"budget: spent ${ctx.spent_usd:.4f} of max_cost_usd ${ctx.config.max_cost_usd}; "
+                "the verdict covers the cases finished before the stop"
+            )
+            await self.store.finish_run(ctx.run_id, "cancelled", verdict, error, "budget")
+            return "cancelled"
         verdict = await self.verdict_for(ctx.run_id, ctx.config, partial=ctx.cancelled)
         status = "cancelled" if ctx.cancelled else "succeeded"
         reason = "cancelled by request" if ctx.cancelled else None
-        await self.store.finish_run(ctx.run_id, status, verdict, reason)
+        await self.store.finish_run(
+            ctx.run_id, status, verdict, reason, "request" if ctx.cancelled else None
+        )
         return status
 
     async def verdict_for(self, run_id: str, config: RunConfig, partial: bool) -> dict[str, Any]:

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
-from app.api.schemas import ArmDetail, CaseOut, CasePage, Progress, RunOut, RunRequest
+from app.api.schemas import (
+    ArmDetail,
+    ArmEstimate,
+    CaseOut,
+    CasePage,
+    Progress,
+    RunEstimate,
+    RunOut,
+    RunRequest,
+)
 from app.diagnosis.grading import judge_nodes
-from app.diagnosis.suite import Suite
+from app.diagnosis.suite import Arm, Case, Suite, build_messages
 from app.llm import ModelCatalog, UnknownModelError
-from app.runner import RunConfig, planned_calls
-from app.store.store import Store
+from app.pricing import token_prices
+from app.runner import DEFAULT_COMPLETION_TOKENS, RunConfig, estimate_tokens, planned_calls
+from app.store.store import TERMINAL, Store
 from app.store.tables import RunRow, SuiteRow
 
 
@@ -26,14 +38,25 @@ class InvalidRequestError(ValueError):
         self.msg = msg
 
 
-async def start_run(store: Store, catalog: ModelCatalog, request: RunRequest) -> RunRow:
-    """Check everything that can be checked now, store the run queued, and return it."""
+def _check_models(catalog: ModelCatalog, request: RunRequest) -> None:
     for field, name in (("model", request.model), ("judge_model", request.judge_model)):
         if name is not None:
             try:
                 catalog.resolve(name)
             except UnknownModelError as exc:
                 raise InvalidRequestError(field, str(exc)) from None
+    if request.max_cost_usd is not None:
+        entry = catalog.resolve(request.model)
+        if token_prices(entry.provider_model) is None:
+            raise InvalidRequestError(
+                "max_cost_usd",
+                f"model {request.model!r} has no known price, so a budget cannot be enforced",
+            )
+
+
+async def start_run(store: Store, catalog: ModelCatalog, request: RunRequest) -> RunRow:
+    """Check everything that can be checked now, store the run queued, and return it."""
+    _check_models(catalog, request)
     if request.suite is not None:
         suite = request.suite
         _check_judges(suite, request.judge_model)
@@ -59,6 +82,61 @@ async def start_run(store: Store, catalog: ModelCatalog, request: RunRequest) ->
         config.model_dump(mode="json"),
         planned_calls(suite_row.case_count, config),
     )
+
+
+async def estimate_run(store: Store, catalog: ModelCatalog, request: RunRequest) -> RunEstimate:
+    """What a run would cost before anything is spent: calls, tokens and USD (None if unknown).
+
+    Calls assume full sampling (adaptive runs use fewer); prompt-fix calls are an upper bound,
+    since only the cases that fail with facts get them.
+    """
+    _check_models(catalog, request)
+    config = RunConfig.model_validate(request.model_dump(exclude={"suite", "suite_id", "model"}))
+    entry = catalog.resolve(request.model)
+    if request.suite is not None:
+        system_prompt, cases = request.suite.system_prompt, _inline_cases(request.suite)
+    else:
+        row = await store.get_suite(request.suite_id or "")
+        if row is None:
+            raise InvalidRequestError("suite_id", f"no suite with id {request.suite_id!r}")
+        system_prompt, cases = row.system_prompt, store.iter_cases(row.id)
+    arms: tuple[Arm, ...] = ("closed_book", "open_book")
+    if config.candidate_prompt:
+        arms += ("prompt_fix", "open_book_control")
+    per_arm = {arm: ArmEstimate() for arm in arms}
+    case_count = 0
+    async for _, case in cases:
+        case_count += 1
+        for arm in arms:
+            messages = build_messages(
+                system_prompt, case, arm, config.injection, config.candidate_prompt
+            )
+            total = estimate_tokens(messages, config.max_tokens)
+            reply = config.max_tokens or DEFAULT_COMPLETION_TOKENS
+            per_arm[arm].calls += config.samples
+            per_arm[arm].prompt_tokens += (total - reply) * config.samples
+            per_arm[arm].completion_tokens += reply * config.samples
+    prices = token_prices(entry.provider_model)
+    for estimate in per_arm.values():
+        if prices is not None:
+            estimate.cost_usd = round(
+                estimate.prompt_tokens * prices[0] + estimate.completion_tokens * prices[1], 6
+            )
+    costs = [e.cost_usd for e in per_arm.values()]
+    return RunEstimate(
+        cases=case_count,
+        calls_planned=planned_calls(case_count, config),
+        calls_max=sum(e.calls for e in per_arm.values()),
+        prompt_tokens=sum(e.prompt_tokens for e in per_arm.values()),
+        completion_tokens=sum(e.completion_tokens for e in per_arm.values()),
+        cost_usd=None if any(c is None for c in costs) else round(sum(c or 0 for c in costs), 6),
+        per_arm=per_arm,
+    )
+
+
+async def _inline_cases(suite: Suite) -> AsyncIterator[tuple[int, Case]]:
+    for position, case in enumerate(suite.cases):
+        yield position, case
 
 
 def _check_judges(suite: Suite, judge_model: str | None) -> None:
@@ -87,6 +165,7 @@ def run_view(run: RunRow) -> RunOut:
         ),
         verdict=run.verdict,
         error=run.error,
+        cancel_reason=run.cancel_reason if run.status == "cancelled" else None,
         created_at=run.created_at,
         started_at=run.started_at,
         finished_at=run.finished_at,
@@ -108,6 +187,24 @@ async def get_run(store: Store, run_id: str) -> RunRow:
     if run is None:
         raise NotFoundError(f"no run with id {run_id!r}")
     return run
+
+
+async def progress_events(
+    store: Store, run_id: str, interval: float = 0.25
+) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """Progress snapshots as they change, ending with the run's final state."""
+    last: dict[str, Any] | None = None
+    while True:
+        run = await get_run(store, run_id)
+        view = run_view(run)
+        snapshot = {"status": view.status, **view.progress.model_dump()}
+        if snapshot != last:
+            yield "progress", snapshot
+            last = snapshot
+        if view.status in TERMINAL:
+            yield "end", {"status": view.status, "error": view.error}
+            return
+        await asyncio.sleep(interval)
 
 
 def _decode_cursor(cursor: str | None) -> int:

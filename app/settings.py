@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     # A worker holds a run under a lease it renews; a stalled run is taken over when it lapses.
     lease_seconds: float = 30.0
     poll_seconds: float = 0.5
+    runs_per_worker: int = 4
     public_url: str = "http://127.0.0.1:8000"
 
     @field_validator("api_keys", mode="before")

@@ -10,7 +10,11 @@ from typing import Any
 
 import yaml
 
-DEMO_SUITE_PATH = Path(__file__).resolve().parents[2] / "fixtures" / "demo-suite.yaml"
+# The checkout's fixtures/ (editable installs), else the working directory's (the container).
+DEMO_SUITE_PATHS = (
+    Path(__file__).resolve().parents[2] / "fixtures" / "demo-suite.yaml",
+    Path("fixtures") / "demo-suite.yaml",
+)
 
 _FALLBACK: dict[str, Any] = {
     "name": "tiny",
@@ -27,11 +31,14 @@ _FALLBACK: dict[str, Any] = {
 
 
 def _demo_suite() -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(DEMO_SUITE_PATH.read_text(encoding="utf-8"))
-    except OSError:
-        return _FALLBACK
-    return data if isinstance(data, dict) else _FALLBACK
+    for path in DEMO_SUITE_PATHS:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError:
+            continue
+        if isinstance(data, dict):
+            return data
+    return _FALLBACK
 
 
 SUITE_EXAMPLE = _demo_suite()

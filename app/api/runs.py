@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app import services
 from app.api.deps import CatalogDep, StoreDep
 from app.api.examples import RUN_EXAMPLES
-from app.api.schemas import CasePage, RunOut, RunRequest
+from app.api.schemas import CasePage, RunEstimate, RunOut, RunRequest
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
@@ -22,6 +24,16 @@ async def create_run(
 ) -> RunOut:
     """Queue a diagnosis; it runs in the background. Poll GET /v1/runs/{id}."""
     return services.run_view(await services.start_run(store, catalog, request))
+
+
+@router.post("/estimate", response_model=RunEstimate)
+async def estimate_run(
+    store: StoreDep,
+    catalog: CatalogDep,
+    request: Annotated[RunRequest, Body(openapi_examples=RUN_EXAMPLES)],
+) -> RunEstimate:
+    """Planned calls, tokens and cost of a run (same body as POST /v1/runs); spends nothing."""
+    return await services.estimate_run(store, catalog, request)
 
 
 @router.get("/{run_id}", response_model=RunOut)
@@ -37,6 +49,14 @@ async def list_cases(
     cursor: str | None = None,
 ) -> CasePage:
     return await services.case_page(store, run_id, cursor, limit)
+
+
+@router.get("/{run_id}/events", response_class=EventSourceResponse)
+async def run_events(store: StoreDep, run_id: str) -> AsyncIterator[ServerSentEvent]:
+    """Server-sent events: `progress` whenever the counts change, then `end` with the status."""
+    await services.get_run(store, run_id)  # a 404 before the stream starts
+    async for name, payload in services.progress_events(store, run_id):
+        yield ServerSentEvent(event=name, data=payload)
 
 
 @router.post("/{run_id}/cancel", response_model=RunOut)

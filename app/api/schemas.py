@@ -46,6 +46,9 @@ class RunRequest(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1, le=100_000)
     injection: FactInjection = Field(default_factory=FactInjection)
     cache: bool = Field(default=True, description="false forces fresh model calls")
+    max_cost_usd: float | None = Field(
+        default=None, gt=0, description="Stop the run cleanly (cancelled, reason budget) here"
+    )
 
     @model_validator(mode="after")
     def _one_suite(self) -> RunRequest:
@@ -70,9 +73,27 @@ class RunOut(BaseModel):
     progress: Progress
     verdict: dict[str, Any] | None
     error: str | None
+    cancel_reason: str | None = Field(description="request or budget, for cancelled runs")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+class ArmEstimate(BaseModel):
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+
+
+class RunEstimate(BaseModel):
+    cases: int
+    calls_planned: int = Field(description="Both main arms at full sampling")
+    calls_max: int = Field(description="Including prompt-fix calls if every case needed them")
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None = Field(description="None when the model's price is unknown")
+    per_arm: dict[str, ArmEstimate]
 
 
 class ArmDetail(BaseModel):

@@ -14,6 +14,14 @@ _HEADLINES = {
 
 _NEXT_STEPS = {
     "prompt": "Keep the current approach; no rung to climb.",
+    "prompt_after_fix": (
+        "Next: adopt the candidate prompt; it removed the failures the facts alone could not. "
+        "No fine-tuning needed."
+    ),
+    "retrieval_after_fix": (
+        "Next: build retrieval for the facts and adopt the candidate prompt, which removed the "
+        "failures that persisted with facts. No fine-tuning needed."
+    ),
     "prompt_fix": (
         "Next: rewrite the prompt (format instructions, examples) and re-run with it as "
         "candidate_prompt. Consider a fine-tuned adapter only if that fails too."
@@ -46,6 +54,16 @@ def _rate_words(name: str, r: Rate) -> str:
     )
 
 
+def _next_step_key(v: Verdict) -> str:
+    """A fix that worked changes the advice: adopt the candidate, don't keep the old prompt."""
+    fix_worked = v.prompt_fix is not None and not v.prompt_fix.provably_fails
+    if fix_worked and (v.diagnosis, v.next_rung) == ("behavior", "prompt"):
+        return "prompt_after_fix"
+    if fix_worked and (v.diagnosis, v.next_rung) == ("mixed", "retrieval"):
+        return "retrieval_after_fix"
+    return v.next_rung or ""
+
+
 def explain(v: Verdict) -> str:
     parts = [_HEADLINES[v.diagnosis]]
     if v.insufficient_evidence:
@@ -74,7 +92,13 @@ def explain(v: Verdict) -> str:
             "not shown to fail is not the same as shown to pass."
         )
     if v.open_book_provably_fails:
-        parts.append(f"With the facts, failures still provably exceed the acceptable {t}.")
+        still = " still" if v.closed_book_provably_fails else ""
+        parts.append(f"With the facts, failures{still} provably exceed the acceptable {t}.")
+    elif v.labelled and rates["open_book"].passes < rates["open_book"].n:
+        parts.append(
+            f"With the facts, failures are not proven to exceed {t}; not shown to fail is not "
+            "the same as shown to pass."
+        )
     if v.prompt_fix is not None:
         pf = v.prompt_fix
         parts.append(
@@ -90,7 +114,12 @@ def explain(v: Verdict) -> str:
             "but unproven."
         )
     if v.next_rung is not None:
-        parts.append(_NEXT_STEPS[v.next_rung])
+        parts.append(_NEXT_STEPS[_next_step_key(v)])
+    elif v.labelled == 0:
+        parts.append(
+            "No case got a confident label (every case errored or was inconclusive): fix the "
+            "errors or add samples before reading anything into this run."
+        )
     elif v.cases_to_decide is not None:
         parts.append(
             f"If the pattern holds, about {v.cases_to_decide} labelled cases in all would decide "

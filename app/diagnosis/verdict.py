@@ -228,7 +228,7 @@ def build_verdict(
             high=lift_high,
             mid_p=mid_p,
             exact_p=mcnemar_exact_p(t.b, t.c),
-            significant=t.c > t.b and mid_p < ALPHA,
+            significant=mid_p < ALPHA,  # either direction; only a positive one means retrieval
         ),
         knowledge_share=Share(
             value=t.c / (t.c + t.d) if t.c + t.d else None, low=share_low, high=share_high

@@ -132,6 +132,7 @@ class Store:
             if run is None or run.status in TERMINAL:
                 return run
             run.cancel_requested = True
+            run.cancel_reason = "request"
             if run.status == "queued":
                 run.status = "cancelled"
                 run.error = "cancelled before it started"
@@ -186,7 +187,12 @@ class Store:
             )
 
     async def finish_run(
-        self, run_id: str, status: str, verdict: dict[str, Any] | None, error: str | None
+        self,
+        run_id: str,
+        status: str,
+        verdict: dict[str, Any] | None,
+        error: str | None,
+        cancel_reason: str | None = None,
     ) -> None:
         async with self.sessions.begin() as session:
             await session.execute(
@@ -196,6 +202,7 @@ class Store:
                     status=status,
                     verdict=verdict,
                     error=error,
+                    cancel_reason=cancel_reason,
                     finished_at=utcnow(),
                     lease_owner=None,
                     lease_expires_at=None,

@@ -68,6 +68,7 @@ class RunRow(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), index=True, default="queued")
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancel_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     calls_planned: Mapped[int] = mapped_column(Integer, default=0)
