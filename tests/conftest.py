@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -118,11 +119,9 @@ class RungServer:
         """SIGKILL the server and its workers, as a crash would."""
         if self.process is None:
             return
-        for pid in _children(self.process.pid) + [self.process.pid]:
-            try:
+        for pid in [*_children(self.process.pid), self.process.pid]:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.process.wait()
 
     def client(self, api_key: str | None = None) -> httpx.Client:
@@ -196,7 +195,9 @@ class Engine:
     catalog: Any
     runner: Any
 
-    async def diagnose(self, suite: dict[str, Any], model: str = "fake-model", **options: Any) -> Any:
+    async def diagnose(
+        self, suite: dict[str, Any], model: str = "fake-model", **options: Any
+    ) -> Any:
         from app import services
         from app.api.schemas import RunRequest
 

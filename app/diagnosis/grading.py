@@ -60,8 +60,9 @@ class ContainsGrader(_Spec):
     @field_validator("values")
     @classmethod
     def _no_empty_values(cls, values: list[str]) -> list[str]:
-        if any(not v.strip() for v in values):
-            raise ValueError("values must not contain empty strings")
+        if any(not normalise(v) for v in values):
+            # "..." normalises to "" and would match every answer.
+            raise ValueError("values must contain text, not only whitespace or punctuation")
         return values
 
 
@@ -168,7 +169,10 @@ def parse_json_answer(answer: str) -> tuple[bool, Any]:
     return False, None
 
 
-_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+")
+# A sign only where no digit precedes it: "10-12 days" is a range, not 10 and -12.
+_NUMBER = re.compile(
+    r"(?<![\d.])[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|(?<!\d)[-+]?\.\d+"
+)
 
 
 def last_number(answer: str) -> float | None:
@@ -180,6 +184,12 @@ def last_number(answer: str) -> float | None:
         return float(matches[-1].replace(",", ""))
     except ValueError:
         return None
+
+
+def within_tolerance(number: float, spec: NumericGrader) -> bool:
+    """Inclusive, and forgiving of float rounding: 3.13 is within 0.01 of 3.14."""
+    diff = abs(number - spec.value)
+    return diff <= spec.tolerance or math.isclose(diff, spec.tolerance, rel_tol=1e-9)
 
 
 def judge_nodes(spec: Grader) -> Iterator[JudgeGrader]:
@@ -232,7 +242,7 @@ def _grade(spec: Grader, answer: str, replies: Iterator[str]) -> Grade:
         number = last_number(answer)
         if number is None:
             return _fail("format", "no number in the answer")
-        if abs(number - spec.value) <= spec.tolerance:
+        if within_tolerance(number, spec):
             return _pass(f"{number:g} is within {spec.tolerance:g} of {spec.value:g}")
         return _fail("content", f"{number:g} is not within {spec.tolerance:g} of {spec.value:g}")
     if isinstance(spec, JudgeGrader):
@@ -330,7 +340,7 @@ def facts_cover_answer(spec: Grader, facts: Sequence[str]) -> bool | None:
     text = normalise(" ".join(facts))
     if isinstance(spec, NumericGrader):
         numbers = [float(n.replace(",", "")) for n in _NUMBER.findall(" ".join(facts))]
-        return any(abs(n - spec.value) <= spec.tolerance for n in numbers)
+        return any(within_tolerance(n, spec) for n in numbers)
     found = [normalise(lit) in text for lit in literals]
     if isinstance(spec, ContainsGrader) and spec.mode == "any":
         return any(found)

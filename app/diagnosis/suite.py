@@ -110,14 +110,23 @@ def format_loc(loc: Iterable[int | str], prefix: str = "") -> str:
     Pydantic puts the discriminator tag in the location; users never wrote it, so drop it.
     """
     out = prefix
-    for part in loc:
+    parts = list(loc)
+    for i, part in enumerate(parts):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in _GRADER_TYPES or part.startswith(("function-", "tagged-union")):
+        elif _is_union_tag(parts, i) or part.startswith(("function-", "tagged-union")):
             continue
         else:
             out += f".{part}" if out else part
     return out
+
+
+def _is_union_tag(parts: list[int | str], i: int) -> bool:
+    """A grader type name right where pydantic inserts the tag: after `expected` or `checks[n]`."""
+    if parts[i] not in _GRADER_TYPES or i == 0:
+        return False
+    before = parts[i - 1]
+    return before == "expected" or (isinstance(before, int) and i >= 2 and parts[i - 2] == "checks")
 
 
 def errors_from_validation(exc: ValidationError, prefix: str = "") -> list[FieldError]:
@@ -153,7 +162,8 @@ def parse_suite_text(text: str, fmt: SuiteFormat, default_name: str = "suite") -
     """Parse a suite file's text. JSONL holds cases only, one per line."""
     if fmt == "jsonl":
         cases: list[Any] = []
-        for number, line in enumerate(text.splitlines(), start=1):
+        # Split on newlines only: JSON strings may hold U+2028 and friends unescaped.
+        for number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
@@ -173,7 +183,7 @@ def parse_suite_text(text: str, fmt: SuiteFormat, default_name: str = "suite") -
 
 def load_suite_file(path: Path) -> Suite:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
     except (OSError, UnicodeDecodeError) as exc:
         raise SuiteError([FieldError("", f"cannot read {path}: {exc}")]) from None
     return parse_suite_text(text, format_for_path(path), default_name=path.stem)
