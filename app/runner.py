@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,7 +24,8 @@ from app.diagnosis.suite import Arm, Case, FactInjection, build_messages
 from app.diagnosis.summary import explain
 from app.diagnosis.verdict import CaseOutcome, build_verdict
 from app.ratelimit import LimiterRegistry
-from app.store.store import Store
+from app.store.batch import RunWriter
+from app.store.store import Store, StoredCall, passed_from_grade
 from app.store.tables import CallRow, CaseResultRow, utcnow
 
 log = logging.getLogger("rung.runner")
@@ -71,10 +72,13 @@ class _Context:
     config: RunConfig
     entry: llm.ModelEntry
     judge: llm.ModelEntry | None
-    existing: dict[tuple[str, str, int], CallRow]
+    existing: dict[tuple[str, str, int], StoredCall]
+    writer: RunWriter
     limiter: asyncio.Semaphore
     timeout: float
-    ok_calls: int = 0
+    fresh_ok: int = 0  # calls made by this process that succeeded
+    reused_ok: int = 0  # successes already stored or served from the cache
+    endpoint_failures: int = 0
     failed_calls: int = 0
     last_error: str = ""
     stopping: bool = False
@@ -82,10 +86,12 @@ class _Context:
     fatal: str | None = None
     spent_usd: float = 0.0
     budget_hit: bool = False
-    planned_delta: int = 0
-    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
 
+# Errors that belong to one request, not to the endpoint: they never trip the failure fuse.
+CASE_SPECIFIC_ERRORS = frozenset(
+    {"BadRequestError", "ContextWindowExceededError", "ContentPolicyViolationError"}
+)
 DEFAULT_COMPLETION_TOKENS = 256  # a reply's size before it is known, when max_tokens is unset
 
 
@@ -133,18 +139,21 @@ class Runner:
             return "failed"
         concurrency = config.max_concurrency or entry.limit("max_parallel_requests")
         concurrency = min(concurrency or self.default_concurrency, 256)
+        existing = await self.store.stored_calls(run_id)
         ctx = _Context(
             run_id=run_id,
             suite_system_prompt=suite.system_prompt,
             config=config,
             entry=entry,
             judge=judge,
-            existing=await self.store.calls_for_run(run_id),
+            existing=existing,
+            writer=RunWriter(self.store, run_id),
             limiter=asyncio.Semaphore(concurrency),
             timeout=self.timeout,
+            reused_ok=sum(1 for call in existing.values() if call.ok),
+            spent_usd=sum(call.cost_usd or 0.0 for call in existing.values()),
         )
-        ctx.spent_usd = sum(u["cost_usd"] or 0.0 for u in (await self.store.usage(run_id)).values())
-        finished = {r.position for r in await self.store.case_results(run_id)}
+        finished = await self.store.finished_positions(run_id)
         queue: asyncio.Queue[tuple[int, Case] | None] = asyncio.Queue(maxsize=concurrency * 2)
         watcher = asyncio.create_task(self._watch_cancel(ctx))
         workers = [asyncio.create_task(self._work(ctx, queue)) for _ in range(concurrency)]
@@ -161,13 +170,13 @@ class Runner:
             watcher.cancel()
             for worker in workers:
                 worker.cancel()
+            await ctx.writer.close()
         return await self._conclude(ctx)
 
     async def _watch_cancel(self, ctx: _Context) -> None:
         while not ctx.stopping:
             await asyncio.sleep(0.5)
-            run = await self.store.get_run(ctx.run_id)
-            if run is None or run.cancel_requested:
+            if await self.store.cancel_requested(ctx.run_id):
                 ctx.cancelled = ctx.stopping = True
 
     async def _work(self, ctx: _Context, queue: asyncio.Queue[tuple[int, Case] | None]) -> None:
@@ -204,9 +213,7 @@ class Runner:
                     tally = tally.add(passed)
                 unused -= tally.attempts
                 fix[fix_arm] = decide_arm(tally, k_max)
-        if unused:
-            await self.store.adjust_planned(ctx.run_id, -unused)
-        await self.store.add_case_result(
+        await ctx.writer.add_case_result(
             CaseResultRow(
                 run_id=ctx.run_id,
                 position=position,
@@ -216,44 +223,58 @@ class Runner:
                 facts_cover_answer=facts_cover_answer(case.expected, case.facts),
                 prompt_fix_passed=fix["prompt_fix"],
                 control_passed=fix["open_book_control"],
-            )
+            ),
+            planned_delta=-unused,
         )
 
     async def _sample(self, ctx: _Context, case: Case, arm: Arm, index: int) -> bool | None:
         """One sample of one arm: stored, cached or called. True/False, or None if unscored."""
         stored = ctx.existing.get((case.id, arm, index))
         if stored is not None:
-            return _passed(stored.grade)
+            return stored.passed
         if ctx.stopping:
             return None
         messages = build_messages(
             ctx.suite_system_prompt, case, arm, ctx.config.injection, ctx.config.candidate_prompt
         )
         seed = None if ctx.config.seed is None else ctx.config.seed + index
-        row = await self._call(ctx, ctx.entry, messages, ctx.config.temperature, seed, arm, index)
+        row = await self._call(
+            ctx,
+            ctx.entry,
+            messages,
+            ctx.config.temperature,
+            seed,
+            ctx.config.max_tokens,
+            arm,
+            index,
+        )
+        row.case_id, row.sample_index = case.id, index
+        judge_rows = []
         if row.error_class is None:
             replies = []
             for j, node in enumerate(judge_nodes(case.expected)):
                 if ctx.judge is None:
                     break
+                # The judge's own length limit: the run's max_tokens could cut its JSON short.
                 judge_row = await self._call(
                     ctx,
                     ctx.judge,
                     judge_messages(node, case.input, row.answer or ""),
                     0.0,
                     JUDGE_SEED,
+                    None,
                     f"judge:{arm}:{j}",
                     index,
-                    case_id=case.id,
-                    store=True,
                 )
+                judge_row.case_id, judge_row.sample_index = case.id, index
+                judge_rows.append(judge_row)
                 if judge_row.answer is not None:
                     replies.append(judge_row.answer)
             result: Grade = grade(case.expected, row.answer or "", replies)
             row.grade = result.model_dump()
-        row.case_id = case.id
-        await self.store.add_call(row)
-        return _passed(row.grade)
+        # The answer and the judge verdicts on it are stored together or not at all.
+        await ctx.writer.add_calls([row, *judge_rows])
+        return passed_from_grade(row.grade)
 
     async def _call(
         self,
@@ -262,62 +283,53 @@ class Runner:
         messages: list[dict[str, str]],
         temperature: float,
         seed: int | None,
+        max_tokens: int | None,
         arm: str,
         index: int,
-        case_id: str = "",
-        store: bool = False,
     ) -> CallRow:
-        if store and (done := ctx.existing.get((case_id, arm, index))) is not None:
-            return done
+        # The sample index is in the key: repeated samples never share each other's answers.
         key = cache_key(
             entry,
             {
                 "messages": messages,
                 "temperature": temperature,
                 "seed": seed,
-                "max_tokens": ctx.config.max_tokens,
+                "max_tokens": max_tokens,
                 "arm": arm,
                 "sample": index,
             },
         )
-        row = CallRow(run_id=ctx.run_id, arm=arm, sample_index=index, cache_key=key)
-        hit = await self.store.find_cached(key) if ctx.config.cache else None
+        row = CallRow(run_id=ctx.run_id, arm=arm, cache_key=key, created_at=utcnow())
+        hit = await ctx.writer.cached_answer(key) if ctx.config.cache else None
         if hit is not None:
-            row.cached, row.answer = True, hit.answer
+            ctx.reused_ok += 1
+            row.cached, row.answer = True, hit
             row.prompt_tokens = row.completion_tokens = 0
             row.cost_usd, row.latency_ms = 0.0, 0.0
-        else:
-            model_limits = self.limiters.get(
-                entry.model_name,
-                entry.limit("max_parallel_requests"),
-                entry.limit("rpm"),
-                entry.limit("tpm"),
+            return row
+        model_limits = self.limiters.get(
+            entry.model_name,
+            entry.limit("max_parallel_requests"),
+            entry.limit("rpm"),
+            entry.limit("tpm"),
+        )
+        estimate = estimate_tokens(messages, max_tokens)
+        async with ctx.limiter, model_limits.slot(estimate):
+            result = await llm.complete(
+                entry,
+                messages,
+                temperature=temperature,
+                seed=seed,
+                max_tokens=max_tokens,
+                call_timeout=ctx.timeout,
             )
-            estimate = estimate_tokens(messages, ctx.config.max_tokens)
-            async with ctx.limiter, model_limits.slot(estimate):
-                result = await llm.complete(
-                    entry,
-                    messages,
-                    temperature=temperature,
-                    seed=seed,
-                    max_tokens=ctx.config.max_tokens,
-                    call_timeout=ctx.timeout,
-                )
-            model_limits.record_tokens(estimate, result.prompt_tokens + result.completion_tokens)
-            row.cached = False
-            row.answer = result.text
-            row.error_class, row.error_message = result.error_class, result.error_message
-            row.prompt_tokens, row.completion_tokens = (
-                result.prompt_tokens,
-                result.completion_tokens,
-            )
-            row.cost_usd, row.latency_ms = result.cost_usd, result.latency_ms
-            self._count(ctx, result)
-        if store:  # judge calls are stored as their own rows, counted in the run's calls
-            row.case_id = case_id
-            row.created_at = utcnow()
-            await self.store.adjust_planned(ctx.run_id, 1)
-            await self.store.add_call(row)
+        model_limits.record_tokens(estimate, result.prompt_tokens + result.completion_tokens)
+        row.cached = False
+        row.answer = result.text
+        row.error_class, row.error_message = result.error_class, result.error_message
+        row.prompt_tokens, row.completion_tokens = result.prompt_tokens, result.completion_tokens
+        row.cost_usd, row.latency_ms = result.cost_usd, result.latency_ms
+        self._count(ctx, result)
         return row
 
     def _count(self, ctx: _Context, result: llm.CallResult) -> None:
@@ -327,17 +339,21 @@ class Runner:
             # Calls already in flight finish and are kept (they are paid for); no new ones start.
             ctx.budget_hit = ctx.stopping = True
         if result.ok:
-            ctx.ok_calls += 1
+            ctx.fresh_ok += 1
             return
         ctx.failed_calls += 1
         ctx.last_error = f"{result.error_class}: {result.error_message}"
-        if ctx.ok_calls == 0 and ctx.failed_calls >= FAILURE_FUSE:
+        if result.error_class not in CASE_SPECIFIC_ERRORS:
+            ctx.endpoint_failures += 1
+        if ctx.fresh_ok == 0 and ctx.endpoint_failures >= FAILURE_FUSE:
+            # Not one success and the endpoint itself keeps failing (bad key, dead server):
+            # stop now rather than retrying every case for hours.
             ctx.fatal = f"every call failed; last error: {ctx.last_error}"
             ctx.stopping = True
 
     async def _conclude(self, ctx: _Context) -> str:
-        results = await self.store.case_results(ctx.run_id)
-        if ctx.fatal or (results and ctx.ok_calls == 0 and ctx.failed_calls > 0):
+        nothing_worked = ctx.fresh_ok == 0 and ctx.reused_ok == 0 and ctx.failed_calls > 0
+        if ctx.fatal or nothing_worked:
             error = ctx.fatal or f"every call failed; last error: {ctx.last_error}"
             await self.store.finish_run(ctx.run_id, "failed", None, error)
             return "failed"
@@ -384,12 +400,6 @@ class Runner:
                 "calls_fixed_design": len(results) * 2 * config.samples,
             },
         }
-
-
-def _passed(stored_grade: dict[str, Any] | None) -> bool | None:
-    if not stored_grade or stored_grade.get("kind") == "unscored":
-        return None
-    return bool(stored_grade.get("passed"))
 
 
 def _totals(per_arm: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,20 @@ from app.store.db import create_schema, make_engine, make_sessions
 from app.store.tables import CallRow, CaseResultRow, RunRow, SuiteCaseRow, SuiteRow, utcnow
 
 TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class StoredCall:
+    passed: bool | None  # None: nothing scored (an error, or an unreadable judge reply)
+    ok: bool
+    cost_usd: float | None
+
+
+def passed_from_grade(grade: dict[str, Any] | None) -> bool | None:
+    """A stored grade as a sample result: None when nothing was scored."""
+    if not grade or grade.get("kind") == "unscored":
+        return None
+    return bool(grade.get("passed"))
 
 
 def new_id() -> str:
@@ -209,43 +224,38 @@ class Store:
                 )
             )
 
-    async def adjust_planned(self, run_id: str, delta: int) -> None:
-        """Adaptive sampling and judge calls move the plan while the run goes."""
-        async with self.sessions.begin() as session:
-            await session.execute(
-                update(RunRow)
-                .where(RunRow.id == run_id)
-                .values(calls_planned=RunRow.calls_planned + delta)
-            )
-
     # --- calls ----------------------------------------------------------------------------
 
     async def calls_for_run(self, run_id: str) -> dict[tuple[str, str, int], CallRow]:
+        """Every stored call of a run, by slot (case, arm, sample)."""
         async with self.sessions() as session:
             rows = await session.scalars(select(CallRow).where(CallRow.run_id == run_id))
             return {(r.case_id, r.arm, r.sample_index): r for r in rows}
 
-    async def find_cached(self, cache_key: str) -> CallRow | None:
-        """A successful earlier call with the same key, from any run."""
+    async def stored_calls(self, run_id: str) -> dict[tuple[str, str, int], StoredCall]:
+        """What a resumed run needs of its stored calls: the result, not the whole row."""
         async with self.sessions() as session:
-            query = select(CallRow).where(
-                CallRow.cache_key == cache_key, CallRow.error_class.is_(None)
+            rows = await session.execute(
+                select(
+                    CallRow.case_id,
+                    CallRow.arm,
+                    CallRow.sample_index,
+                    CallRow.grade,
+                    CallRow.error_class,
+                    CallRow.cost_usd,
+                ).where(CallRow.run_id == run_id)
             )
-            return (await session.scalars(query.limit(1))).first()
-
-    async def add_call(self, call: CallRow) -> None:
-        """Store a call and count it in its run's progress, in one transaction."""
-        async with self.sessions.begin() as session:
-            session.add(call)
-            await session.execute(
-                update(RunRow)
-                .where(RunRow.id == call.run_id)
-                .values(
-                    calls_done=RunRow.calls_done + 1,
-                    calls_cached=RunRow.calls_cached + int(call.cached),
-                    calls_failed=RunRow.calls_failed + int(call.error_class is not None),
+            return {
+                (case_id, arm, index): StoredCall(
+                    passed=passed_from_grade(grade), ok=error is None, cost_usd=cost
                 )
-            )
+                for case_id, arm, index, grade, error, cost in rows
+            }
+
+    async def cancel_requested(self, run_id: str) -> bool:
+        async with self.sessions() as session:
+            flag = await session.scalar(select(RunRow.cancel_requested).where(RunRow.id == run_id))
+            return flag is None or bool(flag)
 
     async def usage(self, run_id: str) -> dict[str, dict[str, Any]]:
         """Calls, tokens and cost per arm (cost None if any call's cost is unknown)."""
@@ -276,9 +286,12 @@ class Store:
 
     # --- case results ---------------------------------------------------------------------
 
-    async def add_case_result(self, row: CaseResultRow) -> None:
-        async with self.sessions.begin() as session:
-            await session.merge(row)
+    async def finished_positions(self, run_id: str) -> set[int]:
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(CaseResultRow.position).where(CaseResultRow.run_id == run_id)
+            )
+            return set(rows)
 
     async def case_results(
         self, run_id: str, after: int = -1, limit: int | None = None
