@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from app.diagnosis.suite import FactInjection, SuiteError, load_suite_file
@@ -63,17 +64,24 @@ def serve(
         spawn.Process(target=worker.main, args=(settings.model_dump(), workers), daemon=False)
         for _ in range(workers)
     ]
-    for proc in procs:
-        proc.start()
-    try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
-    finally:
+
+    def stop_workers() -> None:
         for proc in procs:
-            proc.terminate()  # SIGTERM: the worker releases its run for the next start
+            proc.terminate()  # SIGTERM: a worker releases its slices for the next start
         for proc in procs:
             proc.join(timeout=15)
             if proc.is_alive():
                 proc.kill()
+
+    for proc in procs:
+        proc.start()
+    # The app's shutdown stops the workers: uvicorn re-raises the signal it caught once it
+    # has shut down, so code after uvicorn.run() would never run on SIGTERM.
+    app = create_app(settings, on_shutdown=stop_workers)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        stop_workers()
 
 
 def _print_verdict(verdict: dict[str, Any]) -> None:
@@ -103,7 +111,7 @@ def _print_verdict(verdict: dict[str, Any]) -> None:
         f"cost {usage.get('cost_usd')}",
     )
     console.print(table)
-    console.print(verdict["summary"])
+    console.print(verdict["summary"], markup=False)
 
 
 async def _diagnose(
@@ -114,15 +122,16 @@ async def _diagnose(
     from app.llm import ModelCatalog
     from app.runner import Runner
     from app.store.store import Store
+    from app.worker import run_to_end
 
     suite = load_suite_file(suite_path)
     catalog = ModelCatalog.from_file(settings.models_file)
     store = await Store.open(settings.database_url)
     try:
         request = RunRequest.model_validate({"suite": suite, "model": model, **options})
-        run = await services.start_run(store, catalog, request)
+        run = await services.start_run(store, catalog, request, settings.run_slices)
         runner = Runner(store, catalog, settings.default_concurrency, settings.call_timeout_seconds)
-        await runner.advance(run.id)
+        await run_to_end(runner, store, run.id, settings.lease_seconds)
         view = services.run_view(await services.get_run(store, run.id))
         return view.model_dump(mode="json")
     finally:
@@ -138,16 +147,16 @@ def _run_and_report(suite: Path, model: str, options: dict[str, Any], out: Path 
         _print_suite_errors(suite, exc)
         raise typer.Exit(2) from None
     except InvalidRequestError as exc:
-        err_console.print(f"[red]invalid:[/] {exc.loc}: {exc.msg}")
+        err_console.print(f"[red]invalid:[/] {escape(exc.loc)}: {escape(exc.msg)}")
         raise typer.Exit(2) from None
     if out is not None:
         out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     if result["verdict"]:
         _print_verdict(result["verdict"])
     if out is not None:
-        console.print(f"Full result written to {out}")
+        console.print(f"Full result written to {escape(str(out))}")
     if result["status"] != "succeeded":
-        err_console.print(f"[red]run {result['status']}:[/] {result['error']}")
+        err_console.print(f"[red]run {result['status']}:[/] {escape(str(result['error']))}")
         raise typer.Exit(1)
 
 
@@ -183,7 +192,7 @@ def diagnose(
     try:
         injection = FactInjection.model_validate({"position": fact_position, "format": fact_format})
     except ValueError as exc:
-        err_console.print(f"[red]invalid fact injection:[/] {exc}")
+        err_console.print(f"[red]invalid fact injection:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     options = {
         "samples": samples,
@@ -199,9 +208,9 @@ def diagnose(
 
 
 def _print_suite_errors(path: Path, exc: SuiteError) -> None:
-    err_console.print(f"[red]{path} is not a valid suite:[/]")
+    err_console.print(f"[red]{escape(str(path))} is not a valid suite:[/]")
     for error in exc.errors:
-        err_console.print(f"  {error}")
+        err_console.print(f"  {error}", markup=False)
 
 
 @cli.command()
@@ -218,7 +227,10 @@ def validate(
     for case in parsed.cases:
         kinds[case.expected.type] = kinds.get(case.expected.type, 0) + 1
     graders = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
-    console.print(f"{suite}: suite {parsed.name!r}, {len(parsed.cases)} cases ({graders}): valid")
+    console.print(
+        f"{suite}: suite {parsed.name!r}, {len(parsed.cases)} cases ({graders}): valid",
+        markup=False,
+    )
 
 
 def main() -> None:

@@ -293,17 +293,19 @@ async def complete(
         text=str(response.choices[0].message.content or ""),
         prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
         completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-        cost_usd=_cost(litellm, response, entry),
+        cost_usd=_cost(response, entry),
         latency_ms=(time.perf_counter() - started) * 1000,
         attempts=retrying.statistics.get("attempt_number", 1),
     )
 
 
-def _cost(litellm: Any, response: Any, entry: ModelEntry) -> float | None:
-    """Cost from litellm's local cost map; a model it doesn't know costs None, not a crash."""
+def _cost(response: Any, entry: ModelEntry) -> float | None:
+    """The cost litellm already worked out from its local cost map for this response.
+
+    Asking `completion_cost` again would price every call twice; an unknown model is None.
+    """
     if entry.provider_model == BUILTIN_READER:
         return 0.0
-    try:
-        return float(litellm.completion_cost(completion_response=response))
-    except Exception:  # unknown model or missing usage: cost is unknown, not an error
-        return None
+    hidden = getattr(response, "_hidden_params", None) or {}
+    cost = hidden.get("response_cost")
+    return float(cost) if isinstance(cost, int | float) else None

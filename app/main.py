@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -12,9 +13,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
-from app.api import health, runs, suites
+from app.api import health, runs, suites, webhooks
 from app.api.deps import require_api_key
+from app.api.guards import ApiKeyMiddleware
 from app.api.limits import BodyLimitMiddleware
+from app.callbacks import policy_from
 from app.diagnosis.suite import SuiteError, format_loc
 from app.llm import ModelCatalog
 from app.services import InvalidRequestError, NotFoundError
@@ -69,7 +72,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": str(exc)}, 404)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, on_shutdown: Callable[[], None] | None = None
+) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -78,6 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if on_shutdown is not None:
+                await asyncio.to_thread(on_shutdown)
             await app.state.store.close()
 
     app: FastAPI = FastAPIOffline(
@@ -86,13 +93,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         swagger_ui_parameters={"persistAuthorization": True, "tryItOutEnabled": True},
+        # FastAPI's built-in OpenTelemetry: off, including its env-driven exporter set-up, so
+        # no request data or exception text is shipped anywhere and requests carry no spans.
+        telemetry={
+            "tracing": False,
+            "metrics": False,
+            "logs": False,
+            "operation_spans": False,
+            "auto_configure": False,
+        },
     )
     app.state.settings = settings
     app.state.catalog = ModelCatalog.from_file(settings.models_file)
+    app.state.callbacks = policy_from(settings)
     auth: Any = [Depends(require_api_key)]
     app.include_router(suites.router, dependencies=auth)
     app.include_router(runs.router, dependencies=auth)
     app.include_router(health.router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.include_router(webhooks.inbound)  # signed: the signature is its credential, not a key
+    app.include_router(webhooks.deliveries, dependencies=auth)
+    webhooks.describe_callbacks(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        prefix_limits={"/v1/webhooks/": settings.webhook_max_body_bytes},
+    )
+    app.add_middleware(ApiKeyMiddleware, keys=settings.api_keys)  # outermost: before any body
     _install_error_handlers(app)
     return app

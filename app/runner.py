@@ -25,6 +25,7 @@ from app.diagnosis.summary import explain
 from app.diagnosis.verdict import CaseOutcome, build_verdict
 from app.ratelimit import LimiterRegistry
 from app.store.batch import RunWriter
+from app.store.slices import finish_slice
 from app.store.store import Store, StoredCall, passed_from_grade
 from app.store.tables import CallRow, CaseResultRow, utcnow
 
@@ -68,6 +69,7 @@ class RunFailed(Exception):
 @dataclass
 class _Context:
     run_id: str
+    part: int
     suite_system_prompt: str
     config: RunConfig
     entry: llm.ModelEntry
@@ -83,6 +85,7 @@ class _Context:
     last_error: str = ""
     stopping: bool = False
     cancelled: bool = False
+    ended_elsewhere: bool = False
     fatal: str | None = None
     spent_usd: float = 0.0
     budget_hit: bool = False
@@ -121,8 +124,13 @@ class Runner:
         self.default_concurrency = default_concurrency
         self.timeout = timeout
 
-    async def advance(self, run_id: str) -> str:
-        """Do the run's remaining calls and store its verdict. Returns the final status."""
+    async def advance(self, run_id: str, part: int = 0, parts: int = 1) -> str:
+        """Do the remaining calls of one slice of a run (cases whose position % parts == part).
+
+        Idempotent: stored calls are never repeated. The slice that finishes last (or the one
+        that hits a stop: cancel, budget, a dead endpoint) concludes the run. Returns the run's
+        status as this slice leaves it.
+        """
         run = await self.store.get_run(run_id)
         if run is None or run.status in ("succeeded", "failed", "cancelled"):
             return run.status if run else "missing"
@@ -137,11 +145,14 @@ class Runner:
         if suite is None:
             await self.store.finish_run(run_id, "failed", None, "the run's suite is gone")
             return "failed"
+        await self.store.mark_running(run_id)
         concurrency = config.max_concurrency or entry.limit("max_parallel_requests")
         concurrency = min(concurrency or self.default_concurrency, 256)
+        concurrency = max(1, -(-concurrency // parts))  # the slices share the run's concurrency
         existing = await self.store.stored_calls(run_id)
         ctx = _Context(
             run_id=run_id,
+            part=part,
             suite_system_prompt=suite.system_prompt,
             config=config,
             entry=entry,
@@ -155,10 +166,10 @@ class Runner:
         )
         finished = await self.store.finished_positions(run_id)
         queue: asyncio.Queue[tuple[int, Case] | None] = asyncio.Queue(maxsize=concurrency * 2)
-        watcher = asyncio.create_task(self._watch_cancel(ctx))
+        watcher = asyncio.create_task(self._watch(ctx))
         workers = [asyncio.create_task(self._work(ctx, queue)) for _ in range(concurrency)]
         try:
-            async for position, case in self.store.iter_cases(suite.id):
+            async for position, case in self.store.iter_cases(suite.id, part=part, parts=parts):
                 if ctx.stopping:
                     break
                 if position not in finished:
@@ -173,11 +184,19 @@ class Runner:
             await ctx.writer.close()
         return await self._conclude(ctx)
 
-    async def _watch_cancel(self, ctx: _Context) -> None:
+    async def _watch(self, ctx: _Context) -> None:
+        """Poll for what other processes decide: a cancel, the run's end, the shared budget."""
         while not ctx.stopping:
             await asyncio.sleep(0.5)
-            if await self.store.cancel_requested(ctx.run_id):
+            cancel, ended = await self.store.should_stop(ctx.run_id)
+            if ended:
+                ctx.ended_elsewhere = ctx.stopping = True
+            elif cancel:
                 ctx.cancelled = ctx.stopping = True
+            elif ctx.config.max_cost_usd is not None:
+                ctx.spent_usd = max(ctx.spent_usd, await self.store.spent_usd(ctx.run_id))
+                if ctx.spent_usd >= ctx.config.max_cost_usd:
+                    ctx.budget_hit = ctx.stopping = True
 
     async def _work(self, ctx: _Context, queue: asyncio.Queue[tuple[int, Case] | None]) -> None:
         while (item := await queue.get()) is not None:
@@ -352,11 +371,15 @@ class Runner:
             ctx.stopping = True
 
     async def _conclude(self, ctx: _Context) -> str:
-        nothing_worked = ctx.fresh_ok == 0 and ctx.reused_ok == 0 and ctx.failed_calls > 0
-        if ctx.fatal or nothing_worked:
-            error = ctx.fatal or f"every call failed; last error: {ctx.last_error}"
-            await self.store.finish_run(ctx.run_id, "failed", None, error)
-            return "failed"
+        if ctx.ended_elsewhere:
+            return await self._status(ctx.run_id)
+        if ctx.fatal:
+            await self.store.finish_run(ctx.run_id, "failed", None, ctx.fatal)
+            return await self._status(ctx.run_id)
+        if not ctx.budget_hit and not ctx.cancelled:
+            if not await finish_slice(self.store, ctx.run_id, ctx.part):
+                return "running"  # other slices are still at work; the last one concludes
+            return await self.conclude(ctx.run_id, ctx.last_error)
         if ctx.budget_hit:
             verdict = await self.verdict_for(ctx.run_id, ctx.config, partial=True)
             error = (
@@ -364,14 +387,30 @@ class Runner:
                 "the verdict covers the cases finished before the stop"
             )
             await self.store.finish_run(ctx.run_id, "cancelled", verdict, error, "budget")
-            return "cancelled"
-        verdict = await self.verdict_for(ctx.run_id, ctx.config, partial=ctx.cancelled)
-        status = "cancelled" if ctx.cancelled else "succeeded"
-        reason = "cancelled by request" if ctx.cancelled else None
+            return await self._status(ctx.run_id)
+        verdict = await self.verdict_for(ctx.run_id, ctx.config, partial=True)
         await self.store.finish_run(
-            ctx.run_id, status, verdict, reason, "request" if ctx.cancelled else None
+            ctx.run_id, "cancelled", verdict, "cancelled by request", "request"
         )
-        return status
+        return await self._status(ctx.run_id)
+
+    async def conclude(self, run_id: str, last_error: str = "") -> str:
+        """Every slice is done: store the verdict (or fail a run where no call ever worked)."""
+        run = await self.store.get_run(run_id)
+        if run is None or run.status != "running":
+            return run.status if run is not None else "missing"
+        if run.calls_done and run.calls_failed == run.calls_done:
+            error = f"every call failed; last error: {last_error or 'see the run cases'}"
+            await self.store.finish_run(run_id, "failed", None, error)
+        else:
+            config = RunConfig.model_validate(run.config)
+            verdict = await self.verdict_for(run_id, config, partial=False)
+            await self.store.finish_run(run_id, "succeeded", verdict, None)
+        return await self._status(run_id)
+
+    async def _status(self, run_id: str) -> str:
+        run = await self.store.get_run(run_id)
+        return run.status if run is not None else "missing"
 
     async def verdict_for(self, run_id: str, config: RunConfig, partial: bool) -> dict[str, Any]:
         results = await self.store.case_results(run_id)

@@ -21,8 +21,13 @@ from app.diagnosis.suite import Arm, Case, Suite, build_messages
 from app.llm import ModelCatalog, UnknownModelError
 from app.pricing import token_prices
 from app.runner import DEFAULT_COMPLETION_TOKENS, RunConfig, estimate_tokens, planned_calls
+from app.ssrf import CallbackPolicy, CallbackRefusedError
 from app.store.store import TERMINAL, Store
 from app.store.tables import RunRow, SuiteRow
+from app.webhooks import VerifiedDelivery
+
+# Request fields that are about delivery, not about the diagnosis: kept out of the RunConfig.
+NOT_CONFIG = {"suite", "suite_id", "model", "callback_url", "metadata"}
 
 
 class NotFoundError(LookupError):
@@ -54,9 +59,30 @@ def _check_models(catalog: ModelCatalog, request: RunRequest) -> None:
             )
 
 
-async def start_run(store: Store, catalog: ModelCatalog, request: RunRequest) -> RunRow:
-    """Check everything that can be checked now, store the run queued, and return it."""
+async def start_run(
+    store: Store,
+    catalog: ModelCatalog,
+    request: RunRequest,
+    slices: int = 1,
+    *,
+    callbacks: CallbackPolicy | None = None,
+    delivery: VerifiedDelivery | None = None,
+) -> RunRow:
+    """Check everything that can be checked now, store the run queued, and return it.
+
+    `slices`: how many parts worker processes may take on at once (never more than the
+    run's concurrency, which the slices share). `callbacks`: where callbacks may go (needed
+    for a request with a callback_url). `delivery`: the signed webhook delivery that asked
+    for the run, stored with it (a second run for the same delivery id is an IntegrityError).
+    """
     _check_models(catalog, request)
+    if request.callback_url is not None:
+        if callbacks is None:
+            raise InvalidRequestError("callback_url", "callbacks are not available here")
+        try:
+            await callbacks.check_url(request.callback_url)
+        except CallbackRefusedError as exc:
+            raise InvalidRequestError("callback_url", str(exc)) from None
     if request.suite is not None:
         suite = request.suite
         _check_judges(suite, request.judge_model)
@@ -75,12 +101,16 @@ async def start_run(store: Store, catalog: ModelCatalog, request: RunRequest) ->
                         f"case {case.id!r} (cases[{position}]) uses a judge grader; "
                         "name a judge_model for the run",
                     )
-    config = RunConfig.model_validate(request.model_dump(exclude={"suite", "suite_id", "model"}))
+    config = RunConfig.model_validate(request.model_dump(exclude=NOT_CONFIG))
     return await store.add_run(
         suite_row.id,
         request.model,
         config.model_dump(mode="json"),
         planned_calls(suite_row.case_count, config),
+        max(1, min(slices, config.max_concurrency or slices)),
+        callback_url=request.callback_url,
+        metadata=request.metadata,
+        delivery=(delivery.scheme, delivery.delivery_id) if delivery else None,
     )
 
 
@@ -91,7 +121,7 @@ async def estimate_run(store: Store, catalog: ModelCatalog, request: RunRequest)
     since only the cases that fail with facts get them.
     """
     _check_models(catalog, request)
-    config = RunConfig.model_validate(request.model_dump(exclude={"suite", "suite_id", "model"}))
+    config = RunConfig.model_validate(request.model_dump(exclude=NOT_CONFIG))
     entry = catalog.resolve(request.model)
     if request.suite is not None:
         system_prompt, cases = request.suite.system_prompt, _inline_cases(request.suite)
@@ -169,6 +199,8 @@ def run_view(run: RunRow) -> RunOut:
         created_at=run.created_at,
         started_at=run.started_at,
         finished_at=run.finished_at,
+        callback_url=run.callback_url,
+        metadata=run.meta,
     )
 
 
@@ -214,7 +246,7 @@ def _decode_cursor(cursor: str | None) -> int:
         value = int(cursor)
     except ValueError:
         raise InvalidRequestError("cursor", "not a cursor returned by this API") from None
-    if value < 0:
+    if not 0 <= value < 2**63:
         raise InvalidRequestError("cursor", "not a cursor returned by this API")
     return value
 

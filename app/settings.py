@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.webhooks import parse_secrets
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RUNG_", extra="ignore")
+    # hide_input_in_errors: a rejected value may be a secret; it must not reach the log.
+    model_config = SettingsConfigDict(env_prefix="RUNG_", extra="ignore", hide_input_in_errors=True)
 
     database_url: str = "sqlite+aiosqlite:///./rung.db"
     models_file: str | None = None
@@ -22,12 +25,47 @@ class Settings(BaseSettings):
     # A worker holds a run under a lease it renews; a stalled run is taken over when it lapses.
     lease_seconds: float = 30.0
     poll_seconds: float = 0.5
-    runs_per_worker: int = 4
+    # A run is split into this many slices, so several worker processes share a big run.
+    run_slices: int = 4
+    slices_per_worker: int = 8
     public_url: str = "http://127.0.0.1:8000"
 
-    @field_validator("api_keys", mode="before")
+    # --- model-review pipelines: signed webhooks in, signed callbacks out -------------------
+    # whsec_ secret(s) for inbound webhooks and outbound callbacks; several (space-separated)
+    # while rotating. Unset: the webhook route answers 503 and runs cannot take a callback_url.
+    webhook_secret: SecretStr | None = None
+    webhook_max_body_bytes: int = 1024 * 1024
+    # Comma-separated hosts callbacks may reach even at internal addresses (on-premise).
+    callback_allow_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Seconds to wait after each failed attempt (jittered); after the last one it is dead.
+    callback_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0]
+    )
+    callback_timeout_seconds: float = 10.0
+
+    @field_validator("api_keys", "callback_allow_hosts", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return [k.strip() for k in value.split(",") if k.strip()]
         return value
+
+    @field_validator("callback_allow_hosts")
+    @classmethod
+    def _normalise_hosts(cls, value: list[str]) -> list[str]:
+        return [host.lower().rstrip(".").strip("[]") for host in value]
+
+    @field_validator("callback_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            parse_secrets(value.get_secret_value())  # raises with a message that omits it
+            return value
+        return None

@@ -1,8 +1,8 @@
 """Worker processes: claim runs from the database and advance them, outside the API's loop.
 
 Model calls cost CPU (litellm ~12 ms each); in the API's event loop they would stall every
-request behind them. Workers coordinate only through the database (a lease per run, renewed
-while they work), so the same design serves several processes or machines on PostgreSQL.
+request behind them. Workers coordinate only through the database (a lease per slice of a run,
+renewed while they work), so the same design serves several processes or machines on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -10,49 +10,57 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import os
 import signal
 import socket
 import uuid
+from collections import Counter
 from typing import Any
 
+from app.callbacks import deliver_forever
 from app.llm import ModelCatalog
 from app.ratelimit import LimiterRegistry
 from app.runner import Runner
 from app.settings import Settings
+from app.store.slices import Claim, claim_slice, release_slice, renew_slice, unconcluded_runs
 from app.store.store import Store
 
 log = logging.getLogger("rung.worker")
 
 
-async def _keep_lease(store: Store, run_id: str, owner: str, lease: float) -> None:
+async def _keep_lease(store: Store, claim: Claim, owner: str, lease: float) -> None:
     while True:
         await asyncio.sleep(lease / 3)
-        if not await store.renew_lease(run_id, owner, lease):
-            log.warning("lost the lease on run %s", run_id)
+        if not await renew_slice(store, claim, owner, lease):
+            log.warning("lost the lease on run %s slice %d", claim.run_id, claim.slice)
             return
 
 
-async def _drive(runner: Runner, store: Store, run_id: str, owner: str, lease: float) -> None:
-    """Advance one claimed run while keeping its lease; on shutdown hand it back at once."""
-    keeper = asyncio.create_task(_keep_lease(store, run_id, owner, lease))
+async def drive(runner: Runner, store: Store, claim: Claim, owner: str, lease: float) -> None:
+    """Advance one claimed slice while keeping its lease; on shutdown hand it back at once."""
+    keeper = asyncio.create_task(_keep_lease(store, claim, owner, lease))
     try:
-        await runner.advance(run_id)
+        await runner.advance(claim.run_id, claim.slice, claim.slices)
     except asyncio.CancelledError:
-        # Shutting down: in-flight calls are abandoned, stored calls are kept, and the run is
+        # Shutting down: in-flight calls are abandoned, stored calls are kept, and the slice is
         # released so the next process resumes it without waiting for the lease to lapse.
-        await asyncio.shield(store.release_lease(run_id, owner))
+        await asyncio.shield(release_slice(store, claim, owner))
         raise
     except Exception as exc:  # a bug must fail the run visibly, not leave it running forever
-        log.exception("run %s crashed", run_id)
-        await store.finish_run(run_id, "failed", None, f"internal error: {exc!r}"[:500])
+        log.exception("run %s crashed", claim.run_id)
+        await store.finish_run(claim.run_id, "failed", None, f"internal error: {exc!r}"[:500])
     finally:
         keeper.cancel()
 
 
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
 async def work(settings: Settings, stop: asyncio.Event, processes: int = 1) -> None:
-    """Claim and advance runs, several at a time, until `stop` is set."""
-    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    """Claim and advance slices of runs, several at a time, until `stop` is set."""
+    owner = new_owner()
     store = await Store.open(settings.database_url)
     runner = Runner(
         store,
@@ -61,29 +69,50 @@ async def work(settings: Settings, stop: asyncio.Event, processes: int = 1) -> N
         timeout=settings.call_timeout_seconds,
         limiters=LimiterRegistry(share=processes),
     )
-    parent = os.getppid()
-    active: dict[str, asyncio.Task[None]] = {}
+    parent = multiprocessing.parent_process()  # None when not started by `rung serve`
+    active: dict[Claim, asyncio.Task[None]] = {}
+    # Verdict callbacks go out from the outbox, beside the runs (app/callbacks.py).
+    delivery = asyncio.create_task(deliver_forever(settings, store, owner))
     try:
         while not stop.is_set():
-            for done in [r for r, task in active.items() if task.done()]:
+            for done in [c for c, task in active.items() if task.done()]:
                 del active[done]
-            if len(active) < settings.runs_per_worker:
-                claimed = await store.claim_run(owner, settings.lease_seconds)
-                if claimed is not None:
-                    log.info("advancing run %s", claimed)
-                    active[claimed] = asyncio.create_task(
-                        _drive(runner, store, claimed, owner, settings.lease_seconds)
+            if len(active) < settings.slices_per_worker:
+                held = Counter(claim.run_id for claim in active)
+                claim = await claim_slice(
+                    store, owner, settings.lease_seconds, held=held, processes=processes
+                )
+                if claim is not None:
+                    log.info("advancing run %s slice %d/%d", claim.run_id, claim.slice + 1,
+                             claim.slices)  # fmt: skip
+                    active[claim] = asyncio.create_task(
+                        drive(runner, store, claim, owner, settings.lease_seconds)
                     )
                     continue
+            for run_id in await unconcluded_runs(store):
+                await runner.conclude(run_id)  # its last worker died between slice and verdict
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.poll_seconds)
-            if os.getppid() != parent:  # the server died: don't linger as an orphan
-                break
+            if parent is not None and not parent.is_alive():
+                break  # the server died (even SIGKILLed): don't linger as an orphan
     finally:
+        delivery.cancel()
+        await asyncio.gather(delivery, return_exceptions=True)
         for task in active.values():
             task.cancel()
         await asyncio.gather(*active.values(), return_exceptions=True)
         await store.close()
+
+
+async def run_to_end(runner: Runner, store: Store, run_id: str, lease: float) -> None:
+    """Drive every slice of one run in this process (the CLI's way, no server needed)."""
+    owner = new_owner()
+    tasks = []
+    while (claim := await claim_slice(store, owner, lease, run_id=run_id)) is not None:
+        tasks.append(asyncio.create_task(drive(runner, store, claim, owner, lease)))
+    await asyncio.gather(*tasks)
+    if not tasks:
+        await runner.conclude(run_id)
 
 
 def main(settings_values: dict[str, Any], processes: int = 1) -> None:

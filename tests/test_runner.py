@@ -23,6 +23,7 @@ from app.diagnosis.grading import JUDGE_SYSTEM_PROMPT
 from app.diagnosis.suite import Case, FactInjection, build_messages
 from app.llm import ModelCatalog
 from app.runner import JUDGE_SEED, Runner
+from app.store.slices import claim_slice
 from tests.conftest import SENTINEL_KEY, Engine, write_models_file
 from tests.fakeprovider import Body, FakeProvider, facts_responder
 
@@ -639,7 +640,8 @@ async def test_cancel_stops_a_running_run_with_a_partial_verdict(
 ) -> None:
     fake_provider.delay = 0.25
     run = await start(engine, fact_suite(name="slow"))
-    assert await engine.store.claim_run("test-worker", 60) == run.id  # as the worker does
+    claim = await claim_slice(engine.store, "test-worker", 60, run_id=run.id)  # as workers do
+    assert claim is not None and claim.run_id == run.id
     task = asyncio.create_task(engine.runner.advance(run.id))
     await wait_until(lambda: fake_provider.requests >= 1)
     await engine.store.request_cancel(run.id)

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.llm import ModelCatalog
 from app.settings import Settings
+from app.ssrf import CallbackPolicy
 from app.store.store import Store
 
 _bearer = HTTPBearer(auto_error=False, description="One of the keys in RUNG_API_KEYS")
@@ -28,6 +29,11 @@ def get_catalog(request: Request) -> ModelCatalog:
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def get_callbacks(request: Request) -> CallbackPolicy:
+    callbacks: CallbackPolicy = request.app.state.callbacks
+    return callbacks
 
 
 def key_matches(given: str, keys: list[str]) -> bool:
@@ -56,3 +62,4 @@ def require_api_key(
 StoreDep = Annotated[Store, Depends(get_store)]
 CatalogDep = Annotated[ModelCatalog, Depends(get_catalog)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+CallbacksDep = Annotated[CallbackPolicy, Depends(get_callbacks)]

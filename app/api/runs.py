@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app import services
-from app.api.deps import CatalogDep, StoreDep
+from app.api.deps import CallbacksDep, CatalogDep, SettingsDep, StoreDep
 from app.api.examples import RUN_EXAMPLES
 from app.api.schemas import CasePage, RunEstimate, RunOut, RunRequest
 
@@ -20,10 +20,16 @@ router = APIRouter(prefix="/v1/runs", tags=["runs"])
 async def create_run(
     store: StoreDep,
     catalog: CatalogDep,
+    settings: SettingsDep,
+    callbacks: CallbacksDep,
     request: Annotated[RunRequest, Body(openapi_examples=RUN_EXAMPLES)],
 ) -> RunOut:
-    """Queue a diagnosis; it runs in the background. Poll GET /v1/runs/{id}."""
-    return services.run_view(await services.start_run(store, catalog, request))
+    """Queue a diagnosis; it runs in the background. Poll GET /v1/runs/{id}, or give a
+    `callback_url` to get the signed verdict POSTed there when the run ends."""
+    run = await services.start_run(
+        store, catalog, request, settings.run_slices, callbacks=callbacks
+    )
+    return services.run_view(run)
 
 
 @router.post("/estimate", response_model=RunEstimate)

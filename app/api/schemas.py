@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.diagnosis.suite import FactInjection, Suite
+
+MAX_METADATA_BYTES = 16 * 1024
+
+
+def check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Metadata is echoed in callbacks as JSON: keep it small, and strict JSON (no NaN)."""
+    if value is None:
+        return None
+    try:
+        size = len(json.dumps(value, allow_nan=False).encode())
+    except ValueError:
+        raise ValueError("must be plain JSON (no NaN or Infinity)") from None
+    if size > MAX_METADATA_BYTES:
+        raise ValueError(f"is {size} bytes as JSON; at most {MAX_METADATA_BYTES}")
+    return value
 
 
 class SuiteOut(BaseModel):
@@ -49,6 +65,20 @@ class RunRequest(BaseModel):
     max_cost_usd: float | None = Field(
         default=None, gt=0, description="Stop the run cleanly (cancelled, reason budget) here"
     )
+    callback_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="POST the signed verdict here when the run ends (public http(s) hosts, or "
+        "hosts in RUNG_CALLBACK_ALLOW_HOSTS)",
+    )
+    metadata: dict[str, Any] | None = Field(
+        default=None, description="Your own fields, stored with the run and echoed in the callback"
+    )
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_plain_json(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return check_metadata(value)
 
     @model_validator(mode="after")
     def _one_suite(self) -> RunRequest:
@@ -77,6 +107,8 @@ class RunOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    callback_url: str | None = None
+    metadata: dict[str, Any] | None = None
 
 
 class ArmEstimate(BaseModel):
@@ -115,3 +147,50 @@ class CaseOut(BaseModel):
 class CasePage(BaseModel):
     items: list[CaseOut]
     next_cursor: str | None
+
+
+# --- model-review pipelines ------------------------------------------------------------------
+
+
+class ReviewAccepted(BaseModel):
+    run_id: str
+    duplicate: bool = Field(description="true when this delivery id already started the run")
+
+
+class AttemptOut(BaseModel):
+    attempted_at: datetime
+    outcome: str = Field(description="delivered, retry, dead or blocked")
+    status_code: int | None = Field(description="The receiver's HTTP status, if it answered")
+    latency_ms: float
+    error: str | None
+    response: str | None = Field(description="The start of the receiver's reply (500 chars)")
+
+
+class DeliveryOut(BaseModel):
+    id: str = Field(description="Also the webhook-id header, the same on every attempt")
+    run_id: str
+    url: str
+    status: str = Field(description="pending, delivered, dead (retries spent) or blocked")
+    next_attempt_at: datetime | None = Field(description="When pending: the next attempt")
+    created_at: datetime
+    delivered_at: datetime | None
+    attempts: list[AttemptOut]
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryOut]
+
+
+class RunCompletedData(BaseModel):
+    run_id: str
+    status: str = Field(description="succeeded, failed or cancelled")
+    verdict: dict[str, Any] | None = Field(description="As in GET /v1/runs/{id}")
+    error: str | None
+    metadata: dict[str, Any] | None = Field(description="As given when the run was requested")
+    run_url: str
+
+
+class RunCompletedEvent(BaseModel):
+    type: str = Field(description='Always "run.completed"')
+    timestamp: datetime = Field(description="When the run ended")
+    data: RunCompletedData

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -13,7 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.diagnosis.suite import Case, Suite
 from app.store.db import create_schema, make_engine, make_sessions
-from app.store.tables import CallRow, CaseResultRow, RunRow, SuiteCaseRow, SuiteRow, utcnow
+from app.store.outbox import enqueue_callback
+from app.store.tables import (
+    CallRow,
+    CaseResultRow,
+    InboundDeliveryRow,
+    RunRow,
+    RunSliceRow,
+    SuiteCaseRow,
+    SuiteRow,
+    utcnow,
+)
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -99,18 +109,20 @@ class Store:
                     )
             return list(await session.scalars(query.limit(limit)))
 
-    async def iter_cases(self, suite_id: str, batch: int = 500) -> AsyncIterator[tuple[int, Case]]:
-        """Stream a suite's cases in order, a batch at a time."""
+    async def iter_cases(
+        self, suite_id: str, batch: int = 500, part: int = 0, parts: int = 1
+    ) -> AsyncIterator[tuple[int, Case]]:
+        """Stream a suite's cases in order, a batch at a time (one slice of them, if asked)."""
         position = -1
         while True:
             async with self.sessions() as session:
+                query = select(SuiteCaseRow).where(
+                    SuiteCaseRow.suite_id == suite_id, SuiteCaseRow.position > position
+                )
+                if parts > 1:
+                    query = query.where(SuiteCaseRow.position % parts == part)
                 rows = list(
-                    await session.scalars(
-                        select(SuiteCaseRow)
-                        .where(SuiteCaseRow.suite_id == suite_id, SuiteCaseRow.position > position)
-                        .order_by(SuiteCaseRow.position)
-                        .limit(batch)
-                    )
+                    await session.scalars(query.order_by(SuiteCaseRow.position).limit(batch))
                 )
             for row in rows:
                 yield row.position, Case.model_validate(row.body)
@@ -121,8 +133,19 @@ class Store:
     # --- runs -----------------------------------------------------------------------------
 
     async def add_run(
-        self, suite_id: str, model: str, config: dict[str, Any], calls_planned: int
+        self,
+        suite_id: str,
+        model: str,
+        config: dict[str, Any],
+        calls_planned: int,
+        slices: int,
+        *,
+        callback_url: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        delivery: tuple[str, str] | None = None,
     ) -> RunRow:
+        """`delivery` (scheme, id): the webhook delivery that asked for the run, stored in the
+        same transaction; a second run for one delivery id raises IntegrityError."""
         row = RunRow(
             id=new_id(),
             suite_id=suite_id,
@@ -130,10 +153,20 @@ class Store:
             config=config,
             status="queued",
             calls_planned=calls_planned,
+            slices=slices,
             created_at=utcnow(),
+            callback_url=callback_url,
+            meta=metadata,
         )
         async with self.sessions.begin() as session:
             session.add(row)
+            await session.flush()
+            session.add_all(RunSliceRow(run_id=row.id, slice=i, done=False) for i in range(slices))
+            if delivery is not None:
+                scheme, delivery_id = delivery
+                session.add(
+                    InboundDeliveryRow(delivery_id=delivery_id, scheme=scheme, run_id=row.id)
+                )
         return row
 
     async def get_run(self, run_id: str) -> RunRow | None:
@@ -152,53 +185,16 @@ class Store:
                 run.status = "cancelled"
                 run.error = "cancelled before it started"
                 run.finished_at = utcnow()
+                await session.flush()
+                await enqueue_callback(session, run_id)  # the outbox, in this transaction
             return run
 
-    async def claim_run(self, owner: str, lease_seconds: float) -> str | None:
-        """Take a queued run, or a running one whose worker stopped renewing its lease."""
-        now = utcnow()
-        claimable = or_(
-            RunRow.status == "queued",
-            and_(RunRow.status == "running", RunRow.lease_expires_at < now),
-        )
-        async with self.sessions() as session:
-            candidates = list(
-                await session.scalars(
-                    select(RunRow.id).where(claimable).order_by(RunRow.created_at).limit(5)
-                )
-            )
-        for run_id in candidates:
-            async with self.sessions.begin() as session:
-                result = await session.execute(
-                    update(RunRow)
-                    .where(RunRow.id == run_id, claimable)
-                    .values(
-                        status="running",
-                        lease_owner=owner,
-                        lease_expires_at=now + timedelta(seconds=lease_seconds),
-                        started_at=func.coalesce(RunRow.started_at, now),
-                    )
-                )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                return run_id
-        return None
-
-    async def renew_lease(self, run_id: str, owner: str, lease_seconds: float) -> bool:
-        async with self.sessions.begin() as session:
-            result = await session.execute(
-                update(RunRow)
-                .where(RunRow.id == run_id, RunRow.lease_owner == owner, RunRow.status == "running")
-                .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    async def release_lease(self, run_id: str, owner: str) -> None:
-        """Hand a running run back at once, for the next process to resume."""
+    async def mark_running(self, run_id: str) -> None:
         async with self.sessions.begin() as session:
             await session.execute(
                 update(RunRow)
-                .where(RunRow.id == run_id, RunRow.lease_owner == owner, RunRow.status == "running")
-                .values(lease_expires_at=utcnow(), lease_owner=None)
+                .where(RunRow.id == run_id, RunRow.status == "queued")
+                .values(status="running", started_at=utcnow())
             )
 
     async def finish_run(
@@ -208,21 +204,24 @@ class Store:
         verdict: dict[str, Any] | None,
         error: str | None,
         cancel_reason: str | None = None,
-    ) -> None:
+    ) -> bool:
+        """End a run once: only a live run changes, so racing workers cannot both end it."""
         async with self.sessions.begin() as session:
-            await session.execute(
+            result = await session.execute(
                 update(RunRow)
-                .where(RunRow.id == run_id)
+                .where(RunRow.id == run_id, RunRow.status.in_(("queued", "running")))
                 .values(
                     status=status,
                     verdict=verdict,
                     error=error,
                     cancel_reason=cancel_reason,
                     finished_at=utcnow(),
-                    lease_owner=None,
-                    lease_expires_at=None,
                 )
             )
+            ended = bool(result.rowcount)  # type: ignore[attr-defined]
+            if ended:
+                await enqueue_callback(session, run_id)  # the outbox, in this transaction
+            return ended
 
     # --- calls ----------------------------------------------------------------------------
 
@@ -252,10 +251,24 @@ class Store:
                 for case_id, arm, index, grade, error, cost in rows
             }
 
-    async def cancel_requested(self, run_id: str) -> bool:
+    async def should_stop(self, run_id: str) -> tuple[bool, bool]:
+        """(cancel requested, run already ended elsewhere): what a working slice polls for."""
         async with self.sessions() as session:
-            flag = await session.scalar(select(RunRow.cancel_requested).where(RunRow.id == run_id))
-            return flag is None or bool(flag)
+            row = (
+                await session.execute(
+                    select(RunRow.cancel_requested, RunRow.status).where(RunRow.id == run_id)
+                )
+            ).first()
+            if row is None:
+                return True, True
+            return bool(row[0]), row[1] in TERMINAL
+
+    async def spent_usd(self, run_id: str) -> float:
+        async with self.sessions() as session:
+            total = await session.scalar(
+                select(func.sum(CallRow.cost_usd)).where(CallRow.run_id == run_id)
+            )
+            return float(total or 0.0)
 
     async def usage(self, run_id: str) -> dict[str, dict[str, Any]]:
         """Calls, tokens and cost per arm (cost None if any call's cost is unknown)."""

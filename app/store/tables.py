@@ -75,11 +75,28 @@ class RunRow(Base):
     calls_done: Mapped[int] = mapped_column(Integer, default=0)
     calls_cached: Mapped[int] = mapped_column(Integer, default=0)
     calls_failed: Mapped[int] = mapped_column(Integer, default=0)
-    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The run's cases are split into slices (by position modulo `slices`) that worker
+    # processes claim independently, so one run uses every process and every core.
+    slices: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Model-review pipelines: where the verdict is POSTed when the run ends, and the caller's
+    # own fields, echoed back in that callback. (`metadata` is taken by SQLAlchemy: `meta`.)
+    callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON, nullable=True)
+
+
+class RunSliceRow(Base):
+    """A worker's claim on part of a run, kept alive by a lease it renews while it works."""
+
+    __tablename__ = "run_slices"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    slice: Mapped[int] = mapped_column(Integer, primary_key=True)
+    done: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class CallRow(Base):
@@ -119,3 +136,59 @@ class CaseResultRow(Base):
     facts_cover_answer: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     prompt_fix_passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     control_passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+
+# --- model-review pipelines: inbound idempotency and the callback outbox -----------------------
+
+
+class InboundDeliveryRow(Base):
+    """A signed webhook delivery that started a run: the same delivery id never starts two."""
+
+    __tablename__ = "webhook_deliveries_in"
+
+    delivery_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    scheme: Mapped[str] = mapped_column(String(16))
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CallbackRow(Base):
+    """The outbox: a verdict callback, written in the transaction that ends its run.
+
+    `id` is also the `webhook-id` header, the same on every attempt so receivers can dedupe.
+    `payload` is the event's data frozen at the end of the run (run_url is added when sent).
+    """
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending delivered dead blocked
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # since the last manual retry
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class CallbackAttemptRow(Base):
+    """One delivery attempt, for the delivery log: never a header, a secret or a signature."""
+
+    __tablename__ = "callback_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    callback_id: Mapped[str] = mapped_column(
+        ForeignKey("callbacks.id", ondelete="CASCADE"), index=True
+    )
+    attempted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    outcome: Mapped[str] = mapped_column(String(16))  # delivered retry dead blocked
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    response: Mapped[str | None] = mapped_column(Text, nullable=True)  # truncated body

@@ -145,7 +145,8 @@ class Service:
             "RUNG_POLL_SECONDS": "0.1",
             "RUNG_MAX_BODY_BYTES": str(200 * 1024 * 1024),
         }
-        self.log = (tmp / "server.log").open("w")
+        self.log_path = tmp / "server.log"
+        self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port),
              "--workers", str(workers)],
@@ -195,6 +196,9 @@ class Service:
         self.proc.terminate()
         self.proc.wait(30)
         self.log.close()
+        if os.environ.get("BENCH_SHOW_LOG"):
+            lines = self.log_path.read_text().splitlines()
+            print("\n".join(line for line in lines if "GET /v1" not in line)[-5000:])
 
 
 def main() -> None:

@@ -1,0 +1,151 @@
+"""The inbound model-review webhook as a service: one signed delivery starts at most one run.
+
+The router has already checked the signature (app/webhooks.py); this parses the payload, names
+the suite, and stores the run queued together with the delivery id, in one transaction, so a
+redelivery (or a concurrent duplicate) gets the same run back and starts nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal, NoReturn
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy.exc import IntegrityError
+
+from app.api.schemas import RunRequest, check_metadata
+from app.diagnosis.suite import format_loc
+from app.llm import ModelCatalog
+from app.services import InvalidRequestError, start_run
+from app.ssrf import CallbackPolicy
+from app.store.outbox import run_for_delivery
+from app.store.store import Store
+from app.webhooks import VerifiedDelivery
+
+EVENT_TYPE = "review.requested"
+
+
+class ReviewRequestData(BaseModel):
+    """What to diagnose. The limits mirror POST /v1/runs, which validates the run again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, description="A model_name from the operator's model list")
+    suite_id: str | None = Field(default=None, description="A suite stored with POST /v1/suites")
+    suite_name: str | None = Field(
+        default=None, min_length=1, description="Or its name: the newest suite of that name"
+    )
+    candidate_prompt: str | None = Field(default=None, min_length=1)
+    samples: int = Field(default=1, ge=1, le=20)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    callback_url: str | None = Field(
+        default=None, max_length=2048, description="Where the signed verdict is POSTed"
+    )
+    metadata: dict[str, Any] | None = Field(
+        default=None, description="Stored with the run and echoed in the callback"
+    )
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_plain_json(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return check_metadata(value)
+
+    @model_validator(mode="after")
+    def _one_suite(self) -> ReviewRequestData:
+        if (self.suite_id is None) == (self.suite_name is None):
+            raise ValueError("give exactly one of suite_id or suite_name")
+        return self
+
+
+class ReviewRequested(BaseModel):
+    """The envelope (Standard Webhooks style); other top-level fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["review.requested"]
+    data: ReviewRequestData
+
+
+class PayloadError(ValueError):
+    """A well-signed delivery whose body cannot be served: 400 (not JSON) or 422 (invalid)."""
+
+    def __init__(self, status: int, errors: list[dict[str, str]]) -> None:
+        super().__init__(errors)
+        self.status = status
+        self.errors = errors
+
+
+def _no_constants(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _located(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    return [
+        {"loc": format_loc(err["loc"], prefix) or prefix or "body", "msg": err["msg"]}
+        for err in exc.errors()
+    ]
+
+
+def parse_review(body: bytes) -> ReviewRequestData:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PayloadError(400, [{"loc": "body", "msg": "the body is not UTF-8"}]) from None
+    try:
+        parsed = json.loads(text, parse_constant=_no_constants)
+    except ValueError:
+        raise PayloadError(400, [{"loc": "body", "msg": "the body is not valid JSON"}]) from None
+    try:
+        return ReviewRequested.model_validate(parsed).data
+    except ValidationError as exc:
+        raise PayloadError(422, _located(exc)) from None
+
+
+async def accept_review(
+    store: Store,
+    catalog: ModelCatalog,
+    callbacks: CallbackPolicy,
+    delivery: VerifiedDelivery,
+    body: bytes,
+    slices: int = 1,
+) -> tuple[str, bool]:
+    """(run id, whether this delivery started it). Raises PayloadError or InvalidRequestError."""
+    existing = await run_for_delivery(store, delivery.delivery_id)
+    if existing is not None:
+        return existing, False
+    review = parse_review(body)
+    suite_id = review.suite_id
+    if review.suite_name is not None:
+        suite = await store.find_suite_by_name(review.suite_name)
+        if suite is None:
+            raise InvalidRequestError(
+                "data.suite_name",
+                f"no suite named {review.suite_name!r}; store it with POST /v1/suites first",
+            )
+        suite_id = suite.id
+    try:
+        request = RunRequest(
+            suite_id=suite_id, **review.model_dump(exclude={"suite_id", "suite_name"})
+        )
+    except ValidationError as exc:
+        raise PayloadError(422, _located(exc, "data")) from None
+    try:
+        run = await start_run(
+            store, catalog, request, slices, callbacks=callbacks, delivery=delivery
+        )
+    except InvalidRequestError as exc:
+        raise InvalidRequestError(f"data.{exc.loc}", exc.msg) from None
+    except IntegrityError:
+        # A concurrent duplicate stored the same delivery id first: its run is the answer.
+        existing = await run_for_delivery(store, delivery.delivery_id)
+        if existing is None:
+            raise
+        return existing, False
+    return run.id, True

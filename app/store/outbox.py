@@ -1,0 +1,227 @@
+"""Queries for model-review pipelines: inbound delivery ids and the callback outbox.
+
+The outbox row is written in the same transaction that ends the run (`enqueue_callback`, called
+from Store.finish_run), so a crash between the verdict and its delivery loses nothing: workers
+deliver whatever is due, under a lease like the one on runs, after any restart.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.store.tables import (
+    CallbackAttemptRow,
+    CallbackRow,
+    InboundDeliveryRow,
+    RunRow,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from app.store.store import Store
+
+RETRYABLE = ("dead", "blocked")  # what POST /v1/deliveries/{id}/retry may send again
+
+
+def new_message_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+async def enqueue_callback(session: AsyncSession, run_id: str) -> None:
+    """Record the run's callback, if it has a callback_url, inside the caller's transaction.
+
+    Call it after the run's terminal status is written in that same transaction. Idempotent:
+    a run has at most one callback.
+    """
+    run = (
+        await session.execute(
+            select(
+                RunRow.callback_url,
+                RunRow.meta,
+                RunRow.status,
+                RunRow.verdict,
+                RunRow.error,
+                RunRow.finished_at,
+            ).where(RunRow.id == run_id)
+        )
+    ).first()
+    if run is None or run.callback_url is None:
+        return
+    if await session.scalar(select(CallbackRow.id).where(CallbackRow.run_id == run_id)):
+        return
+    now = utcnow()
+    session.add(
+        CallbackRow(
+            id=new_message_id(),
+            run_id=run_id,
+            url=run.callback_url,
+            payload={
+                "run_id": run_id,
+                "status": run.status,
+                "verdict": run.verdict,
+                "error": run.error,
+                "metadata": run.meta,
+                "finished_at": (run.finished_at or now).isoformat(),
+            },
+            status="pending",
+            failures=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+
+
+# --- inbound -------------------------------------------------------------------------------
+
+
+async def run_for_delivery(store: Store, delivery_id: str) -> str | None:
+    async with store.sessions() as session:
+        return await session.scalar(
+            select(InboundDeliveryRow.run_id).where(InboundDeliveryRow.delivery_id == delivery_id)
+        )
+
+
+# --- delivering ----------------------------------------------------------------------------
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        CallbackRow.status == "pending",
+        CallbackRow.next_attempt_at <= now,
+        or_(CallbackRow.lease_expires_at.is_(None), CallbackRow.lease_expires_at < now),
+    )
+
+
+async def claim_due(
+    store: Store, owner: str, lease_seconds: float, limit: int
+) -> list[CallbackRow]:
+    """Take up to `limit` due callbacks under a lease, oldest due first."""
+    now = utcnow()
+    async with store.sessions() as session:
+        ids = list(
+            await session.scalars(
+                select(CallbackRow.id)
+                .where(_due(now))
+                .order_by(CallbackRow.next_attempt_at)
+                .limit(limit)
+            )
+        )
+    claimed = []
+    for callback_id in ids:
+        async with store.sessions.begin() as session:
+            result = await session.execute(
+                update(CallbackRow)
+                .where(CallbackRow.id == callback_id, _due(now))
+                .values(
+                    lease_owner=owner,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+                )
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                row = await session.get(CallbackRow, callback_id)
+                if row is not None:
+                    claimed.append(row)
+    return claimed
+
+
+@dataclass(frozen=True)
+class Attempt:
+    attempted_at: datetime
+    outcome: str  # delivered retry dead blocked
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    response: str | None
+
+
+async def record_attempt(
+    store: Store,
+    callback_id: str,
+    owner: str,
+    attempt: Attempt,
+    status: str,
+    failures: int,
+    next_attempt_at: datetime,
+) -> None:
+    """Log the attempt and move the callback on, releasing this worker's lease."""
+    async with store.sessions.begin() as session:
+        session.add(
+            CallbackAttemptRow(
+                callback_id=callback_id,
+                attempted_at=attempt.attempted_at,
+                outcome=attempt.outcome,
+                status_code=attempt.status_code,
+                latency_ms=attempt.latency_ms,
+                error=attempt.error,
+                response=attempt.response,
+            )
+        )
+        await session.execute(
+            update(CallbackRow)
+            .where(CallbackRow.id == callback_id, CallbackRow.lease_owner == owner)
+            .values(
+                status=status,
+                failures=failures,
+                next_attempt_at=next_attempt_at,
+                last_error=attempt.error,
+                delivered_at=attempt.attempted_at if status == "delivered" else None,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        )
+
+
+async def release(store: Store, callback_id: str, owner: str) -> None:
+    """Hand a claimed callback back at once (shutting down mid-attempt)."""
+    async with store.sessions.begin() as session:
+        await session.execute(
+            update(CallbackRow)
+            .where(CallbackRow.id == callback_id, CallbackRow.lease_owner == owner)
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+
+
+# --- the delivery log ----------------------------------------------------------------------
+
+
+async def callbacks_for_run(
+    store: Store, run_id: str
+) -> list[tuple[CallbackRow, list[CallbackAttemptRow]]]:
+    async with store.sessions() as session:
+        callbacks = list(
+            await session.scalars(select(CallbackRow).where(CallbackRow.run_id == run_id))
+        )
+        out = []
+        for callback in callbacks:
+            attempts = await session.scalars(
+                select(CallbackAttemptRow)
+                .where(CallbackAttemptRow.callback_id == callback.id)
+                .order_by(CallbackAttemptRow.id)
+            )
+            out.append((callback, list(attempts)))
+        return out
+
+
+async def get_callback(store: Store, callback_id: str) -> CallbackRow | None:
+    async with store.sessions() as session:
+        return await session.get(CallbackRow, callback_id)
+
+
+async def retry_callback(store: Store, callback_id: str) -> tuple[CallbackRow | None, bool]:
+    """Queue a dead or blocked callback for a fresh round of attempts: (row, whether queued)."""
+    async with store.sessions.begin() as session:
+        row = await session.get(CallbackRow, callback_id, with_for_update=True)
+        if row is None or row.status not in RETRYABLE:
+            return row, False
+        row.status = "pending"
+        row.failures = 0
+        row.next_attempt_at = utcnow()
+        row.lease_owner = None
+        row.lease_expires_at = None
+        return row, True
