@@ -136,6 +136,11 @@ class CallResult:
 _litellm_module: Any = None
 
 
+def prepare() -> None:
+    """Import and configure litellm now (seconds of CPU), not on a run's first call."""
+    _litellm()
+
+
 def _litellm() -> Any:
     """Import litellm once, offline and quiet, with `builtin/reader` registered."""
     global _litellm_module

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel, Field
 
 from app.api import health, runs, suites, webhooks
 from app.api.deps import require_api_key
@@ -33,9 +34,28 @@ with its relevant facts injected. Facts fix it → a **knowledge** gap (retrieva
 with the facts → a **behavior** gap (prompt fix, then a thin adapter).
 
 Try it: `POST /v1/runs` with the *demo* example (the built-in offline model), then
-`GET /v1/runs/{id}` until `status` is `succeeded`, and `GET /v1/runs/{id}/cases` for evidence.
+`GET /v1/runs/{run_id}` (the `id` it returned) until `status` is `succeeded`, and
+`GET /v1/runs/{run_id}/cases` for the evidence.
 When the server has API keys, click **Authorize** and paste one.
 """
+
+
+class FieldProblem(BaseModel):
+    loc: str = Field(description="The field at fault, as the user wrote it: cases[3].expected")
+    msg: str
+
+
+class ErrorBody(BaseModel):
+    detail: list[FieldProblem] | str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not valid JSON"},
+    401: {"model": ErrorBody, "description": "Missing or invalid API key (RUNG_API_KEYS)"},
+    404: {"model": ErrorBody, "description": "No such suite, run or delivery"},
+    413: {"model": ErrorBody, "description": "The body is larger than the limit"},
+    422: {"model": ErrorBody, "description": "Invalid input; each problem names its field"},
+}
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
@@ -92,7 +112,8 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        swagger_ui_parameters={"persistAuthorization": True, "tryItOutEnabled": True},
+        # The key is not persisted in the browser's storage: a shared machine keeps no secret.
+        swagger_ui_parameters={"tryItOutEnabled": True},
         # FastAPI's built-in OpenTelemetry: off, including its env-driven exporter set-up, so
         # no request data or exception text is shipped anywhere and requests carry no spans.
         telemetry={
@@ -107,11 +128,11 @@ def create_app(
     app.state.catalog = ModelCatalog.from_file(settings.models_file)
     app.state.callbacks = policy_from(settings)
     auth: Any = [Depends(require_api_key)]
-    app.include_router(suites.router, dependencies=auth)
-    app.include_router(runs.router, dependencies=auth)
+    app.include_router(suites.router, dependencies=auth, responses=ERROR_RESPONSES)
+    app.include_router(runs.router, dependencies=auth, responses=ERROR_RESPONSES)
     app.include_router(health.router)
     app.include_router(webhooks.inbound)  # signed: the signature is its credential, not a key
-    app.include_router(webhooks.deliveries, dependencies=auth)
+    app.include_router(webhooks.deliveries, dependencies=auth, responses=ERROR_RESPONSES)
     webhooks.describe_callbacks(app)
     app.add_middleware(
         BodyLimitMiddleware,

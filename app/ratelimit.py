@@ -16,6 +16,36 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 
+class Stopped(Exception):
+    """The run stopped (cancel, budget, shutdown) while a call waited for a slot."""
+
+
+async def sleep_unless_stopped(seconds: float, stop: asyncio.Event) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return
+    raise Stopped
+
+
+async def acquire_unless_stopped(semaphore: asyncio.Semaphore, stop: asyncio.Event) -> None:
+    if stop.is_set():
+        raise Stopped
+    acquire = asyncio.ensure_future(semaphore.acquire())
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({acquire, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if acquire.done() and not acquire.cancelled():
+        if not stop.is_set():
+            return
+        semaphore.release()  # got it just as the run stopped: give it back
+    else:
+        acquire.cancel()
+    raise Stopped
+
+
 @dataclass
 class SlidingWindow:
     """At most `limit` units in any `period` seconds."""
@@ -30,7 +60,7 @@ class SlidingWindow:
         while self._log and self._log[0][0] <= now - self.period:
             self._used -= self._log.popleft()[1]
 
-    async def acquire(self, units: int = 1) -> None:
+    async def acquire(self, units: int, stop: asyncio.Event) -> None:
         units = min(units, self.limit)  # a single oversized request waits for an empty window
         async with self._lock:  # first come, first served
             while True:
@@ -41,7 +71,7 @@ class SlidingWindow:
                     self._used += units
                     return
                 oldest = self._log[0][0]
-                await asyncio.sleep(max(0.001, oldest + self.period - now))
+                await sleep_unless_stopped(max(0.001, oldest + self.period - now), stop)
 
     def add(self, units: int) -> None:
         """Record units beyond an estimate (tokens the reply really used); never waits.
@@ -66,14 +96,15 @@ class ModelLimiter:
             self.tpm.add(actual - estimated)
 
     @asynccontextmanager
-    async def slot(self, estimated_tokens: int) -> AsyncIterator[None]:
+    async def slot(self, estimated_tokens: int, stop: asyncio.Event) -> AsyncIterator[None]:
+        """Wait for room under every limit; raise `Stopped` as soon as `stop` is set."""
         if self.parallel is not None:
-            await self.parallel.acquire()
+            await acquire_unless_stopped(self.parallel, stop)
         try:
             if self.rpm is not None:
-                await self.rpm.acquire()
+                await self.rpm.acquire(1, stop)
             if self.tpm is not None:
-                await self.tpm.acquire(max(1, estimated_tokens))
+                await self.tpm.acquire(max(1, estimated_tokens), stop)
             yield
         finally:
             if self.parallel is not None:

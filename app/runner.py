@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,7 +23,8 @@ from app.diagnosis.labels import ArmTally, arm_needs_sample, decide_arm, decide_
 from app.diagnosis.suite import Arm, Case, FactInjection, build_messages
 from app.diagnosis.summary import explain
 from app.diagnosis.verdict import CaseOutcome, build_verdict
-from app.ratelimit import LimiterRegistry
+from app.pricing import token_prices
+from app.ratelimit import LimiterRegistry, Stopped
 from app.store.batch import RunWriter
 from app.store.slices import finish_slice
 from app.store.store import Store, StoredCall, passed_from_grade
@@ -83,11 +84,10 @@ class _Context:
     endpoint_failures: int = 0
     failed_calls: int = 0
     last_error: str = ""
-    stopping: bool = False
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
     cancelled: bool = False
     ended_elsewhere: bool = False
     fatal: str | None = None
-    spent_usd: float = 0.0
     budget_hit: bool = False
 
 
@@ -162,7 +162,6 @@ class Runner:
             limiter=asyncio.Semaphore(concurrency),
             timeout=self.timeout,
             reused_ok=sum(1 for call in existing.values() if call.ok),
-            spent_usd=sum(call.cost_usd or 0.0 for call in existing.values()),
         )
         finished = await self.store.finished_positions(run_id)
         queue: asyncio.Queue[tuple[int, Case] | None] = asyncio.Queue(maxsize=concurrency * 2)
@@ -170,7 +169,7 @@ class Runner:
         workers = [asyncio.create_task(self._work(ctx, queue)) for _ in range(concurrency)]
         try:
             async for position, case in self.store.iter_cases(suite.id, part=part, parts=parts):
-                if ctx.stopping:
+                if ctx.stop.is_set():
                     break
                 if position not in finished:
                     await queue.put((position, case))
@@ -185,22 +184,20 @@ class Runner:
         return await self._conclude(ctx)
 
     async def _watch(self, ctx: _Context) -> None:
-        """Poll for what other processes decide: a cancel, the run's end, the shared budget."""
-        while not ctx.stopping:
+        """Poll for what other processes decide: a cancel, or the run's end."""
+        while not ctx.stop.is_set():
             await asyncio.sleep(0.5)
             cancel, ended = await self.store.should_stop(ctx.run_id)
             if ended:
-                ctx.ended_elsewhere = ctx.stopping = True
+                ctx.ended_elsewhere = True
+                ctx.stop.set()
             elif cancel:
-                ctx.cancelled = ctx.stopping = True
-            elif ctx.config.max_cost_usd is not None:
-                ctx.spent_usd = max(ctx.spent_usd, await self.store.spent_usd(ctx.run_id))
-                if ctx.spent_usd >= ctx.config.max_cost_usd:
-                    ctx.budget_hit = ctx.stopping = True
+                ctx.cancelled = True
+                ctx.stop.set()
 
     async def _work(self, ctx: _Context, queue: asyncio.Queue[tuple[int, Case] | None]) -> None:
         while (item := await queue.get()) is not None:
-            if not ctx.stopping:
+            if not ctx.stop.is_set():
                 await self._run_case(ctx, *item)
 
     async def _run_case(self, ctx: _Context, position: int, case: Case) -> None:
@@ -214,7 +211,7 @@ class Runner:
                 break
             arm = decision.next_arm
             passed = await self._sample(ctx, case, arm, tallies[arm].attempts)
-            if ctx.stopping:
+            if ctx.stop.is_set():
                 return  # unfinished cases are redone on resume, from their stored calls
             tallies[arm] = tallies[arm].add(passed)
         label = decision.label or "inconclusive"
@@ -227,7 +224,7 @@ class Runner:
                 tally = ArmTally()
                 while arm_needs_sample(tally, k_max):
                     passed = await self._sample(ctx, case, fix_arm, tally.attempts)
-                    if ctx.stopping:
+                    if ctx.stop.is_set():
                         return
                     tally = tally.add(passed)
                 unused -= tally.attempts
@@ -251,7 +248,7 @@ class Runner:
         stored = ctx.existing.get((case.id, arm, index))
         if stored is not None:
             return stored.passed
-        if ctx.stopping:
+        if ctx.stop.is_set():
             return None
         messages = build_messages(
             ctx.suite_system_prompt, case, arm, ctx.config.injection, ctx.config.candidate_prompt
@@ -267,10 +264,13 @@ class Runner:
             arm,
             index,
         )
+        if row is None:
+            return None  # the run stopped before this call started
         row.case_id, row.sample_index = case.id, index
-        judge_rows = []
+        judge_rows: list[CallRow] = []
         if row.error_class is None:
             replies = []
+            graded = True
             for j, node in enumerate(judge_nodes(case.expected)):
                 if ctx.judge is None:
                     break
@@ -285,12 +285,16 @@ class Runner:
                     f"judge:{arm}:{j}",
                     index,
                 )
+                if judge_row is None:  # stopped mid-grading: keep the paid answer, ungraded
+                    graded = False
+                    break
                 judge_row.case_id, judge_row.sample_index = case.id, index
                 judge_rows.append(judge_row)
                 if judge_row.answer is not None:
                     replies.append(judge_row.answer)
-            result: Grade = grade(case.expected, row.answer or "", replies)
-            row.grade = result.model_dump()
+            if graded:
+                result: Grade = grade(case.expected, row.answer or "", replies)
+                row.grade = result.model_dump()
         # The answer and the judge verdicts on it are stored together or not at all.
         await ctx.writer.add_calls([row, *judge_rows])
         return passed_from_grade(row.grade)
@@ -305,7 +309,8 @@ class Runner:
         max_tokens: int | None,
         arm: str,
         index: int,
-    ) -> CallRow:
+    ) -> CallRow | None:
+        """Serve a call from the cache or make it. None when the run stopped first."""
         # The sample index is in the key: repeated samples never share each other's answers.
         key = cache_key(
             entry,
@@ -333,15 +338,25 @@ class Runner:
             entry.limit("tpm"),
         )
         estimate = estimate_tokens(messages, max_tokens)
-        async with ctx.limiter, model_limits.slot(estimate):
-            result = await llm.complete(
-                entry,
-                messages,
-                temperature=temperature,
-                seed=seed,
-                max_tokens=max_tokens,
-                call_timeout=ctx.timeout,
-            )
+        reserved = await self._reserve(ctx, entry, messages, max_tokens)
+        if reserved is None:
+            return None
+        try:
+            async with ctx.limiter, model_limits.slot(estimate, ctx.stop):
+                result = await llm.complete(
+                    entry,
+                    messages,
+                    temperature=temperature,
+                    seed=seed,
+                    max_tokens=max_tokens,
+                    call_timeout=ctx.timeout,
+                )
+        except Stopped:
+            if reserved:
+                await self.store.settle_budget(ctx.run_id, -reserved)
+            return None
+        if ctx.config.max_cost_usd is not None:
+            await self.store.settle_budget(ctx.run_id, (result.cost_usd or 0.0) - reserved)
         model_limits.record_tokens(estimate, result.prompt_tokens + result.completion_tokens)
         row.cached = False
         row.answer = result.text
@@ -351,12 +366,32 @@ class Runner:
         self._count(ctx, result)
         return row
 
-    def _count(self, ctx: _Context, result: llm.CallResult) -> None:
-        ctx.spent_usd += result.cost_usd or 0.0
+    async def _reserve(
+        self,
+        ctx: _Context,
+        entry: llm.ModelEntry,
+        messages: list[dict[str, str]],
+        max_tokens: int | None,
+    ) -> float | None:
+        """Reserve a call's estimated cost against the run's budget (shared by all slices).
+
+        Returns the amount reserved (0.0 without a budget), or None when the call would pass
+        the budget: the run then stops cleanly, and calls already in flight are kept.
+        """
         budget = ctx.config.max_cost_usd
-        if budget is not None and ctx.spent_usd >= budget and not ctx.budget_hit:
-            # Calls already in flight finish and are kept (they are paid for); no new ones start.
-            ctx.budget_hit = ctx.stopping = True
+        prices = token_prices(entry.provider_model)
+        if budget is None or prices is None:
+            return 0.0
+        reply = max_tokens or DEFAULT_COMPLETION_TOKENS
+        prompt = estimate_tokens(messages, max_tokens) - reply
+        cost = prompt * prices[0] + reply * prices[1]
+        if await self.store.reserve_budget(ctx.run_id, cost, budget):
+            return cost
+        ctx.budget_hit = True
+        ctx.stop.set()
+        return None
+
+    def _count(self, ctx: _Context, result: llm.CallResult) -> None:
         if result.ok:
             ctx.fresh_ok += 1
             return
@@ -368,7 +403,7 @@ class Runner:
             # Not one success and the endpoint itself keeps failing (bad key, dead server):
             # stop now rather than retrying every case for hours.
             ctx.fatal = f"every call failed; last error: {ctx.last_error}"
-            ctx.stopping = True
+            ctx.stop.set()
 
     async def _conclude(self, ctx: _Context) -> str:
         if ctx.ended_elsewhere:
@@ -382,8 +417,9 @@ class Runner:
             return await self.conclude(ctx.run_id, ctx.last_error)
         if ctx.budget_hit:
             verdict = await self.verdict_for(ctx.run_id, ctx.config, partial=True)
+            spent = await self.store.spent_usd(ctx.run_id)
             error = (
-                f"budget: spent ${ctx.spent_usd:.4f} of max_cost_usd ${ctx.config.max_cost_usd}; "
+                f"budget: spent ${spent:.4f} of max_cost_usd ${ctx.config.max_cost_usd}; "
                 "the verdict covers the cases finished before the stop"
             )
             await self.store.finish_run(ctx.run_id, "cancelled", verdict, error, "budget")

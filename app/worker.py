@@ -18,6 +18,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
+from app import llm
 from app.callbacks import deliver_forever
 from app.llm import ModelCatalog
 from app.ratelimit import LimiterRegistry
@@ -75,6 +76,8 @@ async def work(settings: Settings, stop: asyncio.Event, processes: int = 1) -> N
     delivery = asyncio.create_task(deliver_forever(settings, store, owner))
     try:
         while not stop.is_set():
+            if parent is not None and not parent.is_alive():
+                break  # the server died (even SIGKILLed): don't linger as an orphan
             for done in [c for c, task in active.items() if task.done()]:
                 del active[done]
             if len(active) < settings.slices_per_worker:
@@ -93,8 +96,6 @@ async def work(settings: Settings, stop: asyncio.Event, processes: int = 1) -> N
                 await runner.conclude(run_id)  # its last worker died between slice and verdict
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.poll_seconds)
-            if parent is not None and not parent.is_alive():
-                break  # the server died (even SIGKILLed): don't linger as an orphan
     finally:
         delivery.cancel()
         await asyncio.gather(delivery, return_exceptions=True)
@@ -117,8 +118,14 @@ async def run_to_end(runner: Runner, store: Store, run_id: str, lease: float) ->
 
 def main(settings_values: dict[str, Any], processes: int = 1) -> None:
     """Entry point of a worker process (started by `rung serve`)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s worker[%(process)d] %(levelname)s %(message)s"
+    )
     settings = Settings.model_validate(settings_values)
+    # A worker exists to call models: pay litellm's import before claiming work, so the first
+    # run does not wait seconds for it (and the API process never imports it at all).
+    llm.prepare()
+    log.info("worker ready")
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -7,7 +7,9 @@ issue 3 (durable, frugal and fast model calls).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import signal
 import sqlite3
@@ -147,8 +149,13 @@ def db_path(database_url: str) -> Path:
 
 
 def query(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db_path(database_url), timeout=10) as conn:
+    with contextlib.closing(sqlite3.connect(db_path(database_url), timeout=10)) as conn:
         return list(conn.execute(sql, params))
+
+
+def get_run_status_in_db(database_url: str, run_id: str) -> str:
+    [(status,)] = query(database_url, "SELECT status FROM runs WHERE id = ?", run_id)
+    return str(status)
 
 
 def write_models(path: Path, entries: list[dict[str, Any]]) -> Path:
@@ -204,12 +211,7 @@ def test_sigkill_mid_run_resumes_without_repeating_stored_calls(
         wait_progress(client, run_id, 10)
     server.kill()
     before_kill = len(fake_provider.bodies)
-    stored = {
-        (case_id, arm)
-        for case_id, arm in query(
-            database_url, "SELECT case_id, arm FROM calls WHERE run_id = ?", run_id
-        )
-    }
+    stored = set(query(database_url, "SELECT case_id, arm FROM calls WHERE run_id = ?", run_id))
     assert len(stored) >= 10
     assert get_run_status_in_db(database_url, run_id) == "running"
 
@@ -240,11 +242,6 @@ def test_sigkill_mid_run_resumes_without_repeating_stored_calls(
         assert run["verdict"]["usage"]["calls"] == clean["verdict"]["usage"]["calls"] == 80
 
 
-def get_run_status_in_db(database_url: str, run_id: str) -> str:
-    [(status,)] = query(database_url, "SELECT status FROM runs WHERE id = ?", run_id)
-    return str(status)
-
-
 # --- 2. SIGTERM drains --------------------------------------------------------------------------
 
 
@@ -265,6 +262,8 @@ def test_sigterm_drains_quickly_and_a_restart_resumes_without_the_lease(
     assert stopped_in < 15, f"SIGTERM took {stopped_in:.1f}s"
     before = len(fake_provider.bodies)
     assert get_run_status_in_db(database_url, run_id) not in TERMINAL
+    stored = set(query(database_url, "SELECT case_id, arm FROM calls WHERE run_id = ?", run_id))
+    assert len(stored) >= 10
     owners = query(database_url, "SELECT owner FROM run_slices WHERE run_id = ?", run_id)
     assert all(owner is None for (owner,) in owners), f"slices still held: {owners}"
 
@@ -275,10 +274,12 @@ def test_sigterm_drains_quickly_and_a_restart_resumes_without_the_lease(
     assert time.monotonic() - t0 < 60, "the restart waited for the lease"
     assert run["status"] == "succeeded", run["error"]
     bodies = fake_provider.bodies
+    repeated = stored & {slot_of(b) for b in bodies[before:]}
+    assert not repeated, f"calls stored before the stop were made again: {repeated}"
     per_body = Counter(request_key(b) for b in bodies)
     assert len(per_body) == 80
-    assert len(bodies) <= 80 + 4
-    assert len(bodies) > before
+    assert len(bodies) <= 80 + 4  # only calls abandoned in flight are made again
+    assert run["progress"]["calls_done"] == 80
 
 
 # --- 3. live progress ---------------------------------------------------------------------------
@@ -323,12 +324,6 @@ def test_progress_events_stream_until_the_end(
     assert progress[-1]["status"] == "succeeded"
 
 
-@pytest.mark.xfail(
-    reason="BUG: GET /v1/runs/{unknown}/events answers 200 with an empty event stream (the "
-    "existence check in app/api/runs.py run_events runs inside the SSE generator, after the "
-    "response has started) and logs an unhandled NotFoundError traceback",
-    strict=True,
-)
 def test_events_of_an_unknown_run_are_404(server: RungServer) -> None:
     with server.client() as client:
         response = client.get("/v1/runs/no-such-run/events", timeout=10)
@@ -429,7 +424,35 @@ def test_budget_stops_the_run_cleanly_with_a_partial_verdict(
     cost = verdict["usage"]["cost_usd"]
     assert cost is not None and cost >= 0.01
     # In-flight calls finish after the stop, so a little overshoot is fine; a lot is not.
-    assert cost < 0.01 + 8 * 0.0015, cost
+    # In-flight calls finish after the stop, so some overshoot is expected; not a multiple.
+    assert cost < 2 * 0.01, cost
+
+
+def test_no_call_starts_after_the_shared_budget_is_reached(
+    serve: Any, priced_models: Path, fake_provider: FakeProvider
+) -> None:
+    server: RungServer = serve(priced_models, RUNG_RUN_SLICES="8")
+    per_call = 2005 * 0.6e-6  # about 2,000 completion tokens at gpt-4o-mini's price
+    with server.client() as client:
+        warm = post_run(client, suite=knowledge_suite(1), model="builtin/reader")["id"]
+        assert wait_for_run(client, warm)["status"] == "succeeded"  # litellm imported
+        fake_provider.responder = long_reply
+        fake_provider.delay = 0.3
+        budget = 2.5 * per_call
+        run_id = post_run(
+            client,
+            suite=knowledge_suite(40),
+            model="priced",
+            max_cost_usd=budget,
+            max_concurrency=8,
+        )["id"]
+        run = wait_for_run(client, run_id, timeout=60)
+        time.sleep(0.5)  # calls still in flight when the run ended land
+        run = get_run(client, run_id)
+    assert run["status"] == "cancelled" and run["cancel_reason"] == "budget"
+    # The budget is crossed by the third stored call, while at most 8 calls are in flight:
+    # anything beyond 3 + 8 calls was started after the run had spent its budget.
+    assert fake_provider.requests <= 3 + 8, fake_provider.requests
 
 
 # --- 6. rate limits across runs ----------------------------------------------------------------
@@ -500,13 +523,6 @@ def test_rpm_is_never_exceeded_across_runs(
             assert client.post(f"/v1/runs/{run_id}/cancel").status_code == 200
 
 
-@pytest.mark.xfail(
-    reason="BUG: a cancelled run stays `running` while its calls wait for the rpm window "
-    "(app/ratelimit.py SlidingWindow.acquire sleeps up to 60 s and app/runner.py _call neither "
-    "watches ctx.stopping while it waits nor checks it after), then sends the waiting call "
-    "anyway (observed: cancelled 57 s after the request, one request sent after the cancel)",
-    strict=True,
-)
 def test_cancel_is_prompt_while_calls_wait_for_the_rate_limit(
     rpm_server: tuple[RungServer, Stamps], fake_provider: FakeProvider
 ) -> None:
@@ -616,16 +632,15 @@ def test_dead_endpoint_and_bad_key_fail_the_run_quickly(
 
 # --- 9. offline hygiene -------------------------------------------------------------------------
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "::ffff:127.0.0.1", "0.0.0.0", "::"}  # noqa: S104
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "::ffff:127.0.0.1"}
 
 
 def test_no_connection_leaves_loopback_during_full_runs(
     serve: Any, models_file: Path, fake_provider: FakeProvider, tmp_path: Path
 ) -> None:
     audit = tmp_path / "netaudit.jsonl"
-    server: RungServer = serve(
-        models_file, PYTHONPATH=str(NETAUDIT_DIR), NETAUDIT_LOG=str(audit)
-    )
+    pythonpath = os.pathsep.join(filter(None, [str(NETAUDIT_DIR), os.environ.get("PYTHONPATH")]))
+    server: RungServer = serve(models_file, PYTHONPATH=pythonpath, NETAUDIT_LOG=str(audit))
     demo = yaml.safe_load(DEMO_SUITE.read_text(encoding="utf-8"))
     with server.client() as client:
         reader = post_run(client, suite=demo, model="builtin/reader")["id"]
@@ -657,9 +672,8 @@ def test_no_connection_leaves_loopback_during_full_runs(
         if e["event"] == "socket.getaddrinfo":
             if e["host"] not in LOOPBACK and e["host"] is not None:
                 outside.append(e)
-        elif e["family"] in (2, 10):  # AF_INET, AF_INET6; AF_UNIX paths are local
-            if e["address"][0] not in LOOPBACK:
-                outside.append(e)
+        elif e["family"] in (2, 10) and e["address"][0] not in LOOPBACK:  # AF_INET, AF_INET6
+            outside.append(e)  # (AF_UNIX paths are local)
     assert not outside, f"connections beyond loopback: {outside[:10]}"
 
 
@@ -671,9 +685,7 @@ def test_adaptive_sampling_over_http_saves_calls(
 ) -> None:
     suite = knowledge_suite(12)
     with server.client() as client:
-        run_id = post_run(client, suite=suite, model="fake-model", samples=5, temperature=0.8)[
-            "id"
-        ]
+        run_id = post_run(client, suite=suite, model="fake-model", samples=5, temperature=0.8)["id"]
         run = wait_for_run(client, run_id, timeout=60)
         assert run["status"] == "succeeded", run["error"]
         assert set(case_labels(client, run_id).values()) == {"knowledge"}

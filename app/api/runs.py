@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app import services
 from app.api.deps import CallbacksDep, CatalogDep, SettingsDep, StoreDep
 from app.api.examples import RUN_EXAMPLES
 from app.api.schemas import CasePage, RunEstimate, RunOut, RunRequest
+from app.store.tables import RunRow
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
@@ -57,11 +58,19 @@ async def list_cases(
     return await services.case_page(store, run_id, cursor, limit)
 
 
+async def _existing_run(store: StoreDep, run_id: str) -> RunRow:
+    return await services.get_run(store, run_id)
+
+
 @router.get("/{run_id}/events", response_class=EventSourceResponse)
-async def run_events(store: StoreDep, run_id: str) -> AsyncIterator[ServerSentEvent]:
-    """Server-sent events: `progress` whenever the counts change, then `end` with the status."""
-    await services.get_run(store, run_id)  # a 404 before the stream starts
-    async for name, payload in services.progress_events(store, run_id):
+async def run_events(
+    store: StoreDep, run: Annotated[RunRow, Depends(_existing_run)]
+) -> AsyncIterator[ServerSentEvent]:
+    """Server-sent events: `progress` whenever the counts change, then `end` with the status.
+
+    The run is looked up as a dependency, so an unknown id is a 404 before the stream opens.
+    """
+    async for name, payload in services.progress_events(store, run.id):
         yield ServerSentEvent(event=name, data=payload)
 
 

@@ -263,6 +263,24 @@ class Store:
                 return True, True
             return bool(row[0]), row[1] in TERMINAL
 
+    async def reserve_budget(self, run_id: str, amount: float, budget: float) -> bool:
+        """Reserve the estimated cost of a call, unless that would pass the budget."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id, RunRow.cost_reserved_usd + amount <= budget)
+                .values(cost_reserved_usd=RunRow.cost_reserved_usd + amount)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def settle_budget(self, run_id: str, correction: float) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id)
+                .values(cost_reserved_usd=RunRow.cost_reserved_usd + correction)
+            )
+
     async def spent_usd(self, run_id: str) -> float:
         async with self.sessions() as session:
             total = await session.scalar(

@@ -78,6 +78,9 @@ class RunRow(Base):
     # The run's cases are split into slices (by position modulo `slices`) that worker
     # processes claim independently, so one run uses every process and every core.
     slices: Mapped[int] = mapped_column(Integer, default=1)
+    # Estimated cost of calls started (settled to the real cost as they finish): every slice
+    # reserves here before a call, so the budget holds across processes.
+    cost_reserved_usd: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

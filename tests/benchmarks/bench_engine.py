@@ -98,16 +98,23 @@ def bare_litellm(base_url: str, calls: int, concurrency: int) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def rss_mb(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def service_pids(root_pid: int) -> list[int]:
@@ -160,25 +167,34 @@ class Service:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        time.sleep(6)  # let the workers finish importing litellm, as a running service has
+        # A running service's workers have imported litellm: wait for every "worker ready".
+        while self.log_path.read_text().count("worker ready") < workers:
+            if time.monotonic() > deadline:
+                raise RuntimeError("workers did not get ready")
+            time.sleep(0.1)
 
     def run(self, body: dict[str, Any]) -> dict[str, Any]:
         latencies: list[float] = []
-        peak = [0.0]
+        peak = 0.0
         start = time.perf_counter()
         response = self.client.post("/v1/runs", json=body)
         response.raise_for_status()
         run_id = response.json()["id"]
         pids = service_pids(self.proc.pid)
+        cpu_before = {pid: cpu_seconds(pid) for pid in pids}
+        peak_by_pid = dict.fromkeys(pids, 0.0)
         while True:
             t0 = time.perf_counter()
             state = self.client.get(f"/v1/runs/{run_id}").json()
             latencies.append(time.perf_counter() - t0)
-            peak[0] = max(peak[0], rss_mb(pids))
+            now = {pid: rss_mb(pid) for pid in pids}
+            peak = max(peak, sum(now.values()))
+            peak_by_pid = {pid: max(peak_by_pid[pid], now[pid]) for pid in pids}
             if state["status"] in ("succeeded", "failed", "cancelled"):
                 break
             time.sleep(max(0.0, 0.1 - (time.perf_counter() - t0)))
         wall = time.perf_counter() - start
+        cpu = {pid: round(cpu_seconds(pid) - cpu_before[pid], 2) for pid in pids}
         latencies.sort()
         p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
         return {
@@ -187,7 +203,9 @@ class Service:
             "polls": len(latencies),
             "get_p50_ms": 1000 * statistics.median(latencies),
             "get_p99_ms": 1000 * p99,
-            "peak_rss_mb": peak[0],
+            "peak_rss_mb": peak,
+            "peak_rss_mb_per_process": {pid: round(mb) for pid, mb in peak_by_pid.items()},
+            "cpu_s_per_process": cpu,
             "calls": state["progress"]["calls_done"],
             "diagnosis": (state["verdict"] or {}).get("diagnosis"),
         }

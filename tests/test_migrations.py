@@ -1,0 +1,200 @@
+"""The schema comes from the Alembic migrations, on SQLite and on PostgreSQL.
+
+Every check runs on a real, fresh database: a SQLite file in tmp_path, or a PostgreSQL database
+created for the test and dropped after it (`pg_url`).
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from app.store.db import SchemaError, alembic_config, make_engine
+from app.store.store import Store
+from app.store.tables import Base
+from tests.conftest import ROOT
+from tests.test_postgres import pg_url  # noqa: F401  (a fixture)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+async def inspect_db(url: str, look: Any) -> Any:
+    """Run `look(sync_connection)` on the database at `url`."""
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(look)
+    finally:
+        await engine.dispose()
+
+
+def differences(connection: sa.Connection) -> list[Any]:
+    """What autogenerate would change to turn the database into the models' schema."""
+    diffs: list[Any] = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    return diffs
+
+
+def versions(connection: sa.Connection) -> list[str]:
+    return list(connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
+
+
+def head(connection: sa.Connection) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(connection)).get_current_head()
+
+
+def tables(connection: sa.Connection) -> set[str]:
+    return set(sa.inspect(connection).get_table_names())
+
+
+async def open_and_close(url: str) -> None:
+    store = await Store.open(url)
+    await store.close()
+
+
+async def test_upgrade_makes_exactly_the_models_schema(fresh_url: str) -> None:
+    await open_and_close(fresh_url)
+
+    assert await inspect_db(fresh_url, differences) == []
+    assert await inspect_db(fresh_url, tables) == {*Base.metadata.tables, "alembic_version"}
+    assert await inspect_db(fresh_url, versions) == [await inspect_db(fresh_url, head)]
+
+
+async def test_upgrade_is_idempotent(fresh_url: str) -> None:
+    await open_and_close(fresh_url)
+    await open_and_close(fresh_url)
+
+    assert await inspect_db(fresh_url, differences) == []
+    assert len(await inspect_db(fresh_url, versions)) == 1
+
+
+OPENER = """
+import asyncio, sys
+from app.store.store import Store
+
+async def main(url):
+    store = await Store.open(url)
+    await store.close()
+
+print("ready", flush=True)
+sys.stdin.readline()
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+async def test_processes_opening_a_fresh_database_together_all_succeed(fresh_url: str) -> None:
+    """The API and its workers start together; each brings the schema up, only one migrates."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPENER, fresh_url],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    try:
+        for process in processes:  # every one imported and waiting: start them at once
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "ready"
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        for process in processes:
+            _, err = process.communicate(timeout=60)
+            assert process.returncode == 0, err
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    assert await inspect_db(fresh_url, differences) == []
+    assert len(await inspect_db(fresh_url, versions)) == 1
+
+
+async def test_downgrade_to_base_leaves_only_the_version_table(fresh_url: str) -> None:
+    await open_and_close(fresh_url)
+    engine = make_engine(fresh_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "base"))
+    finally:
+        await engine.dispose()
+
+    assert await inspect_db(fresh_url, tables) == {"alembic_version"}
+    assert await inspect_db(fresh_url, versions) == []
+
+    await open_and_close(fresh_url)  # and back up again
+    assert await inspect_db(fresh_url, differences) == []
+
+
+# --- databases made by the builds before migrations (create_all, no alembic_version) ---------
+
+
+def create_all(path: Path, *changes: str) -> str:
+    """A SQLite file made the old way, then altered by `changes` (SQL)."""
+    engine = sa.create_engine(f"sqlite:///{path}")
+    Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        for change in changes:
+            conn.exec_driver_sql(change)
+    engine.dispose()
+    return f"sqlite+aiosqlite:///{path}"
+
+
+async def test_a_database_from_before_migrations_is_adopted_when_it_matches(
+    tmp_path: Path,
+) -> None:
+    url = create_all(tmp_path / "old.db")
+    await open_and_close(url)
+
+    assert await inspect_db(url, versions) == ["0001"]
+    assert await inspect_db(url, differences) == []
+
+
+async def test_a_database_from_before_migrations_that_differs_is_refused(tmp_path: Path) -> None:
+    url = create_all(
+        tmp_path / "old.db",
+        "DROP TABLE callback_attempts",
+        "DROP TABLE callbacks",
+        "ALTER TABLE runs DROP COLUMN callback_url",
+    )
+
+    with pytest.raises(SchemaError) as refused:
+        await open_and_close(url)
+
+    message = str(refused.value)
+    assert "table callbacks is missing" in message
+    assert "runs lacks callback_url" in message
+    assert "RUNG_DATABASE_URL" in message
+    assert "alembic_version" not in await inspect_db(url, tables)  # left as it was
+
+
+async def test_the_upgrade_keeps_alembic_out_of_the_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    await open_and_close(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
+
+    assert [r.name for r in caplog.records if r.name.startswith("alembic")] == []
+    assert "applied 0001" in caplog.text
+    assert logging.getLogger("alembic").level == logging.NOTSET  # restored
