@@ -1,30 +1,31 @@
-"""The run engine: advance a run by making its remaining calls, idempotently.
+"""The run engine: advance a slice of a run by making its remaining calls, idempotently.
 
-`Runner.advance(run_id)` is independent of how runs are dispatched: the worker loop claims runs
-from the database and calls it; the CLI calls it directly. Every call result is stored the moment
-it completes, keyed by its slot (case, arm, sample), so a restarted run skips stored calls, and
-by its cache key, so an identical call in any later run is served from the database.
+`Runner.advance(run_id, part, parts)` is independent of how runs are dispatched: workers claim
+slices from the database and call it; the CLI drives every slice in-process. Every call result
+is stored the moment it completes, keyed by its slot (case, arm, sample), so a restarted run
+skips stored calls, and by its cache key, so an identical call in any later run is served from
+the database.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from app import llm
+from app.conclusion import conclude, status_of, verdict_for
 from app.diagnosis.grading import Grade, facts_cover_answer, grade, judge_messages, judge_nodes
 from app.diagnosis.labels import ArmTally, arm_needs_sample, decide_arm, decide_case
-from app.diagnosis.suite import Arm, Case, FactInjection, build_messages
-from app.diagnosis.summary import explain
-from app.diagnosis.verdict import CaseOutcome, build_verdict
+from app.diagnosis.suite import Arm, Case, build_messages
 from app.pricing import token_prices
 from app.ratelimit import LimiterRegistry, Stopped
+from app.runconfig import (
+    DEFAULT_COMPLETION_TOKENS,
+    RunConfig,
+    cache_key,
+    estimate_tokens,
+)
 from app.store.batch import RunWriter
 from app.store.slices import finish_slice
 from app.store.store import Store, StoredCall, passed_from_grade
@@ -34,37 +35,6 @@ log = logging.getLogger("rung.runner")
 
 JUDGE_SEED = 1234  # judges run at temperature 0 with a pinned seed, so grades repeat
 FAILURE_FUSE = 5  # this many failed calls and not one success: the endpoint is dead, stop
-
-
-class RunConfig(BaseModel):
-    """A run's options, stored with it: the run is reproducible from this and the suite."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-    samples: int = Field(default=1, ge=1, le=20)
-    candidate_prompt: str | None = None
-    judge_model: str | None = None
-    max_failure_rate: float = Field(default=0.05, ge=0.0, lt=1.0)
-    max_concurrency: int | None = Field(default=None, ge=1)
-    seed: int | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    injection: FactInjection = Field(default_factory=FactInjection)
-    cache: bool = True
-    max_cost_usd: float | None = Field(default=None, gt=0)
-
-    @property
-    def deterministic(self) -> bool:
-        return self.temperature == 0 and self.samples == 1
-
-
-def planned_calls(case_count: int, config: RunConfig) -> int:
-    """Upper bound before the run: both main arms at full samples (adaptive runs use fewer)."""
-    return case_count * 2 * config.samples
-
-
-class RunFailed(Exception):
-    pass
 
 
 @dataclass
@@ -95,18 +65,6 @@ class _Context:
 CASE_SPECIFIC_ERRORS = frozenset(
     {"BadRequestError", "ContextWindowExceededError", "ContentPolicyViolationError"}
 )
-DEFAULT_COMPLETION_TOKENS = 256  # a reply's size before it is known, when max_tokens is unset
-
-
-def estimate_tokens(messages: list[dict[str, str]], max_tokens: int | None) -> int:
-    """About four characters a token: enough to plan against rate limits and budgets."""
-    prompt = sum(len(m.get("content", "")) for m in messages) // 4 + 4 * len(messages)
-    return prompt + (max_tokens or DEFAULT_COMPLETION_TOKENS)
-
-
-def cache_key(entry: llm.ModelEntry, payload: dict[str, Any]) -> str:
-    body = json.dumps({"model": entry.cache_identity(), **payload}, sort_keys=True, default=str)
-    return hashlib.sha256(body.encode()).hexdigest()
 
 
 class Runner:
@@ -407,83 +365,25 @@ class Runner:
 
     async def _conclude(self, ctx: _Context) -> str:
         if ctx.ended_elsewhere:
-            return await self._status(ctx.run_id)
+            return await status_of(self.store, ctx.run_id)
         if ctx.fatal:
             await self.store.finish_run(ctx.run_id, "failed", None, ctx.fatal)
-            return await self._status(ctx.run_id)
+            return await status_of(self.store, ctx.run_id)
         if not ctx.budget_hit and not ctx.cancelled:
             if not await finish_slice(self.store, ctx.run_id, ctx.part):
                 return "running"  # other slices are still at work; the last one concludes
-            return await self.conclude(ctx.run_id, ctx.last_error)
+            return await conclude(self.store, ctx.run_id, ctx.last_error)
         if ctx.budget_hit:
-            verdict = await self.verdict_for(ctx.run_id, ctx.config, partial=True)
+            verdict = await verdict_for(self.store, ctx.run_id, ctx.config, partial=True)
             spent = await self.store.spent_usd(ctx.run_id)
             error = (
                 f"budget: spent ${spent:.4f} of max_cost_usd ${ctx.config.max_cost_usd}; "
                 "the verdict covers the cases finished before the stop"
             )
             await self.store.finish_run(ctx.run_id, "cancelled", verdict, error, "budget")
-            return await self._status(ctx.run_id)
-        verdict = await self.verdict_for(ctx.run_id, ctx.config, partial=True)
+            return await status_of(self.store, ctx.run_id)
+        verdict = await verdict_for(self.store, ctx.run_id, ctx.config, partial=True)
         await self.store.finish_run(
             ctx.run_id, "cancelled", verdict, "cancelled by request", "request"
         )
-        return await self._status(ctx.run_id)
-
-    async def conclude(self, run_id: str, last_error: str = "") -> str:
-        """Every slice is done: store the verdict (or fail a run where no call ever worked)."""
-        run = await self.store.get_run(run_id)
-        if run is None or run.status != "running":
-            return run.status if run is not None else "missing"
-        if run.calls_done and run.calls_failed == run.calls_done:
-            error = f"every call failed; last error: {last_error or 'see the run cases'}"
-            await self.store.finish_run(run_id, "failed", None, error)
-        else:
-            config = RunConfig.model_validate(run.config)
-            verdict = await self.verdict_for(run_id, config, partial=False)
-            await self.store.finish_run(run_id, "succeeded", verdict, None)
-        return await self._status(run_id)
-
-    async def _status(self, run_id: str) -> str:
-        run = await self.store.get_run(run_id)
-        return run.status if run is not None else "missing"
-
-    async def verdict_for(self, run_id: str, config: RunConfig, partial: bool) -> dict[str, Any]:
-        results = await self.store.case_results(run_id)
-        outcomes = [
-            CaseOutcome(
-                case_id=r.case_id,
-                label=r.label,  # type: ignore[arg-type]
-                facts_cover_answer=r.facts_cover_answer,
-                prompt_fix_passed=r.prompt_fix_passed,
-                control_passed=r.control_passed,
-            )
-            for r in results
-        ]
-        verdict = build_verdict(
-            outcomes, config.max_failure_rate, prompt_fix_ran=bool(config.candidate_prompt)
-        )
-        verdict.partial = partial
-        verdict.summary = explain(verdict)
-        usage = await self.store.usage(run_id)
-        main_calls = sum(usage.get(arm, {}).get("calls", 0) for arm in ("closed_book", "open_book"))
-        return verdict.model_dump(mode="json") | {
-            "usage": _totals(usage),
-            "sampling": {
-                "samples": config.samples,
-                "calls_used": main_calls,
-                "calls_fixed_design": len(results) * 2 * config.samples,
-            },
-        }
-
-
-def _totals(per_arm: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    costs = [u["cost_usd"] for u in per_arm.values()]
-    return {
-        "calls": sum(u["calls"] for u in per_arm.values()),
-        "cached_calls": sum(u["cached_calls"] for u in per_arm.values()),
-        "prompt_tokens": sum(u["prompt_tokens"] for u in per_arm.values()),
-        "completion_tokens": sum(u["completion_tokens"] for u in per_arm.values()),
-        "cost_usd": None if any(c is None for c in costs) else round(sum(costs), 6),
-        "per_arm": per_arm,
-    }
+        return await status_of(self.store, ctx.run_id)

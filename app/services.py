@@ -20,7 +20,7 @@ from app.diagnosis.grading import judge_nodes
 from app.diagnosis.suite import Arm, Case, Suite, build_messages
 from app.llm import ModelCatalog, UnknownModelError
 from app.pricing import token_prices
-from app.runner import DEFAULT_COMPLETION_TOKENS, RunConfig, estimate_tokens, planned_calls
+from app.runconfig import DEFAULT_COMPLETION_TOKENS, RunConfig, estimate_tokens, planned_calls
 from app.ssrf import CallbackPolicy, CallbackRefusedError
 from app.store.store import TERMINAL, Store
 from app.store.tables import RunRow, SuiteRow

@@ -20,6 +20,7 @@ from typing import Any
 
 from app import llm
 from app.callbacks import deliver_forever
+from app.conclusion import conclude
 from app.llm import ModelCatalog
 from app.ratelimit import LimiterRegistry
 from app.runner import Runner
@@ -93,7 +94,7 @@ async def work(settings: Settings, stop: asyncio.Event, processes: int = 1) -> N
                     )
                     continue
             for run_id in await unconcluded_runs(store):
-                await runner.conclude(run_id)  # its last worker died between slice and verdict
+                await conclude(store, run_id)  # its last worker died between slice and verdict
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.poll_seconds)
     finally:
@@ -113,7 +114,7 @@ async def run_to_end(runner: Runner, store: Store, run_id: str, lease: float) ->
         tasks.append(asyncio.create_task(drive(runner, store, claim, owner, lease)))
     await asyncio.gather(*tasks)
     if not tasks:
-        await runner.conclude(run_id)
+        await conclude(store, run_id)
 
 
 def main(settings_values: dict[str, Any], processes: int = 1) -> None:

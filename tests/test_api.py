@@ -770,4 +770,6 @@ def test_stopping_the_server_stops_its_workers(make_server: Any, models_file: Pa
     assert _children(server.process.pid), "no worker process"
     leftovers = stop_and_reap(server, grace=5.0)
     assert leftovers == [], f"worker processes outlived the server: {leftovers}"
-    assert server.process.returncode == 0, "SIGTERM is a graceful stop: exit 0"
+    # uvicorn re-raises the SIGTERM it handled once shutdown is complete, so a graceful stop
+    # ends "terminated by SIGTERM", as Unix service managers expect; anything else is a crash.
+    assert server.process.returncode in (0, -signal.SIGTERM), server.process.returncode
