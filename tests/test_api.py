@@ -38,8 +38,6 @@ DEMO_SUITE: dict[str, Any] = yaml.safe_load(
 )
 DEMO_CASE_IDS = [case["id"] for case in DEMO_SUITE["cases"]]
 TERMINAL = ("succeeded", "failed", "cancelled")
-# URLs whose 500 is already reported by its own xfail test.
-SHARED_500_EXEMPT: list[str] = []
 MB = 1024 * 1024
 
 
@@ -623,7 +621,6 @@ def test_huge_case_cursor_is_422_not_500(api: httpx.Client) -> None:
     suite = create_suite(api, tiny_suite("cursor"))
     run = wait_for_run(api, start_run(api, suite_id=suite["id"], model="builtin/reader")["id"])
     response = api.get(f"/v1/runs/{run['id']}/cases", params={"cursor": "9" * 30})
-    SHARED_500_EXEMPT.append(str(response.request.url))  # reported here, not again below
     assert response.status_code == 422, response.text
 
 
@@ -652,11 +649,7 @@ def test_chunked_body_under_the_limit_is_accepted(api: httpx.Client) -> None:
 def test_zz_no_500_and_no_secret_anywhere(shared: Shared) -> None:
     """Runs last in this module: over every response the shared server gave."""
     assert shared.recorder.responses, "nothing recorded"
-    errors = [
-        (m, u, s)
-        for m, u, s, _ in shared.recorder.responses
-        if s >= 500 and u not in SHARED_500_EXEMPT
-    ]
+    errors = [(m, u, s) for m, u, s, _ in shared.recorder.responses if s >= 500]
     assert not errors
     for _method, url, _status, content in shared.recorder.responses:
         assert SENTINEL_KEY.encode() not in content, url
@@ -756,14 +749,6 @@ def test_malformed_body_without_a_key_is_401_not_400(start_server: Any, models_f
             assert response.status_code == 401, (path, response.status_code, response.text)
 
 
-@pytest.mark.xfail(
-    reason="BUG: uvicorn>=0.29 re-raises the SIGTERM it caught once it has shut down, so "
-    "`rung serve` dies by the signal inside uvicorn.run() and the `finally:` in app/cli.py "
-    "serve() that terminates the workers never runs; a worker that captured "
-    "os.getppid() after the server died (app/worker.py work(): parent = os.getppid()) "
-    "then polls the database forever as an orphan",
-    strict=True,
-)
 def test_stopping_the_server_stops_its_workers(make_server: Any, models_file: Path) -> None:
     server: RungServer = make_server(models_file)
     assert server.process is not None
