@@ -21,7 +21,7 @@ from pydantic import (
 from sqlalchemy.exc import IntegrityError
 
 from app.api.schemas import RunRequest, check_metadata
-from app.diagnosis.suite import format_loc
+from app.diagnosis.suite import errors_from_validation
 from app.llm import ModelCatalog
 from app.services import InvalidRequestError, start_run
 from app.ssrf import CallbackPolicy
@@ -87,10 +87,8 @@ def _no_constants(name: str) -> NoReturn:
 
 
 def _located(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
-    return [
-        {"loc": format_loc(err["loc"], prefix) or prefix or "body", "msg": err["msg"]}
-        for err in exc.errors()
-    ]
+    problems = errors_from_validation(exc, prefix)
+    return [{"loc": e.loc or "body", "msg": e.msg} for e in problems]
 
 
 def parse_review(body: bytes) -> ReviewRequestData:

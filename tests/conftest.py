@@ -80,6 +80,7 @@ class RungServer:
     port: int
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    workers: int = 1
 
     @property
     def url(self) -> str:
@@ -88,7 +89,11 @@ class RungServer:
     def start(self, timeout: float = 30.0) -> RungServer:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port), "--workers", "1"],
+            [
+                sys.executable,
+                *("-m", "app.cli", "serve", "--port", str(self.port)),
+                *("--workers", str(self.workers)),
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=log,

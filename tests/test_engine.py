@@ -13,8 +13,6 @@ import os
 import re
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -704,49 +702,13 @@ def test_adaptive_sampling_over_http_saves_calls(
 # --- 11. several worker processes share one run -------------------------------------------------
 
 
-class MultiWorkerServer(RungServer):
-    """`rung serve --workers N` (the conftest server always starts one worker)."""
-
-    workers: int = 2
-
-    def start(self, timeout: float = 30.0) -> RungServer:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "app.cli",
-                "serve",
-                "--port",
-                str(self.port),
-                "--workers",
-                str(self.workers),
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"rung serve exited: {self.logs()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError(f"rung serve did not start: {self.logs()[-2000:]}")
-
-
 @pytest.fixture
-def two_workers(
-    tmp_path: Path, database_url: str, models_file: Path
-) -> Iterator[MultiWorkerServer]:
-    server = MultiWorkerServer(
+def two_workers(tmp_path: Path, database_url: str, models_file: Path) -> Iterator[RungServer]:
+    server = RungServer(
         env=server_env(database_url, models_file),
         port=free_port(),
         log_path=tmp_path / "two-workers.log",
+        workers=2,
     )
     try:
         server.start()
@@ -757,7 +719,7 @@ def two_workers(
 
 
 def test_two_workers_share_one_run(
-    two_workers: MultiWorkerServer, fake_provider: FakeProvider, database_url: str
+    two_workers: RungServer, fake_provider: FakeProvider, database_url: str
 ) -> None:
     fake_provider.delay = 0.1
     suite = knowledge_suite(40)
