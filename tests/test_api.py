@@ -617,6 +617,12 @@ def _chunks(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
         yield data[start : start + size]
 
 
+def test_unknown_suite_cursor_is_422_naming_it(api: httpx.Client) -> None:
+    response = api.get("/v1/suites", params={"cursor": "no-such-suite"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == "cursor"
+
+
 def test_huge_case_cursor_is_422_not_500(api: httpx.Client) -> None:
     suite = create_suite(api, tiny_suite("cursor"))
     run = wait_for_run(api, start_run(api, suite_id=suite["id"], model="builtin/reader")["id"])

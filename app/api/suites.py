@@ -10,7 +10,7 @@ from app.api.deps import StoreDep
 from app.api.examples import SUITE_EXAMPLE
 from app.api.schemas import SuiteDetail, SuiteOut, SuitePage
 from app.diagnosis.suite import Suite
-from app.services import suite_summary
+from app.services import InvalidRequestError, suite_summary
 
 router = APIRouter(prefix="/v1/suites", tags=["suites"])
 
@@ -29,6 +29,8 @@ async def list_suites(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> SuitePage:
+    if cursor is not None and await store.get_suite(cursor) is None:
+        raise InvalidRequestError("cursor", "not a cursor returned by this API")
     rows = await store.list_suites(limit + 1, cursor)
     page = [SuiteOut.model_validate(suite_summary(r)) for r in rows[:limit]]
     return SuitePage(items=page, next_cursor=page[-1].id if len(rows) > limit else None)
