@@ -19,7 +19,7 @@ from app.api.deps import require_api_key
 from app.api.guards import ApiKeyMiddleware
 from app.api.limits import BodyLimitMiddleware
 from app.callbacks import policy_from
-from app.diagnosis.suite import SuiteError, format_loc
+from app.diagnosis.suite import located_errors
 from app.llm import ModelCatalog
 from app.services import InvalidRequestError, NotFoundError
 from app.settings import Settings
@@ -59,19 +59,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
-    out: list[dict[str, str]] = []
-    for err in exc.errors():
-        nested = (err.get("ctx") or {}).get("error")
-        loc = [p for p in err["loc"] if p not in ("body", "query", "path")]
-        prefix = format_loc(loc)
-        if isinstance(nested, SuiteError):
-            out.extend(
-                {"loc": f"{prefix}.{e.loc}" if prefix else e.loc, "msg": e.msg}
-                for e in nested.errors
-            )
-        else:
-            out.append({"loc": prefix or "body", "msg": err["msg"]})
-    return out
+    # The request part (body, query, path) is not a field the user named.
+    errors = [
+        {**err, "loc": [p for p in err["loc"] if p not in ("body", "query", "path")]}
+        for err in exc.errors()
+    ]
+    return [{"loc": e.loc or "body", "msg": e.msg} for e in located_errors(errors)]
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -10,7 +10,6 @@ the database.
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass, field
 
 from app import llm
@@ -30,8 +29,6 @@ from app.store.batch import RunWriter
 from app.store.slices import finish_slice
 from app.store.store import Store, StoredCall, passed_from_grade
 from app.store.tables import CallRow, CaseResultRow, utcnow
-
-log = logging.getLogger("rung.runner")
 
 JUDGE_SEED = 1234  # judges run at temperature 0 with a pinned seed, so grades repeat
 FAILURE_FUSE = 5  # this many failed calls and not one success: the endpoint is dead, stop

@@ -84,23 +84,25 @@ async def start_run(
         except CallbackRefusedError as exc:
             raise InvalidRequestError("callback_url", str(exc)) from None
     if request.suite is not None:
-        suite = request.suite
-        _check_judges(suite, request.judge_model)
-        suite_row = await store.add_suite(suite)
+        judged = None if request.judge_model else await _first_judged(_inline_cases(request.suite))
+        if judged is not None:
+            raise InvalidRequestError(
+                f"suite.cases[{judged[0]}].expected",
+                "uses a judge grader; name a judge_model for the run",
+            )
+        suite_row = await store.add_suite(request.suite)
     else:
-        assert request.suite_id is not None
-        found = await store.get_suite(request.suite_id)
-        if found is None:
-            raise InvalidRequestError("suite_id", f"no suite with id {request.suite_id!r}")
-        suite_row = found
-        if request.judge_model is None:
-            async for position, case in store.iter_cases(suite_row.id):
-                if any(True for _ in judge_nodes(case.expected)):
-                    raise InvalidRequestError(
-                        "judge_model",
-                        f"case {case.id!r} (cases[{position}]) uses a judge grader; "
-                        "name a judge_model for the run",
-                    )
+        suite_row = await _stored_suite(store, request.suite_id)
+        judged = (
+            None if request.judge_model else await _first_judged(store.iter_cases(suite_row.id))
+        )
+        if judged is not None:
+            position, case = judged
+            raise InvalidRequestError(
+                "judge_model",
+                f"case {case.id!r} (cases[{position}]) uses a judge grader; "
+                "name a judge_model for the run",
+            )
     config = RunConfig.model_validate(request.model_dump(exclude=NOT_CONFIG))
     return await store.add_run(
         suite_row.id,
@@ -126,9 +128,7 @@ async def estimate_run(store: Store, catalog: ModelCatalog, request: RunRequest)
     if request.suite is not None:
         system_prompt, cases = request.suite.system_prompt, _inline_cases(request.suite)
     else:
-        row = await store.get_suite(request.suite_id or "")
-        if row is None:
-            raise InvalidRequestError("suite_id", f"no suite with id {request.suite_id!r}")
+        row = await _stored_suite(store, request.suite_id)
         system_prompt, cases = row.system_prompt, store.iter_cases(row.id)
     arms: tuple[Arm, ...] = ("closed_book", "open_book")
     if config.candidate_prompt:
@@ -169,15 +169,19 @@ async def _inline_cases(suite: Suite) -> AsyncIterator[tuple[int, Case]]:
         yield position, case
 
 
-def _check_judges(suite: Suite, judge_model: str | None) -> None:
-    if judge_model is not None:
-        return
-    for index, case in enumerate(suite.cases):
+async def _stored_suite(store: Store, suite_id: str | None) -> SuiteRow:
+    row = await store.get_suite(suite_id or "")
+    if row is None:
+        raise InvalidRequestError("suite_id", f"no suite with id {suite_id!r}")
+    return row
+
+
+async def _first_judged(cases: AsyncIterator[tuple[int, Case]]) -> tuple[int, Case] | None:
+    """The first case graded by a judge: such a suite needs the run to name a judge_model."""
+    async for position, case in cases:
         if any(True for _ in judge_nodes(case.expected)):
-            raise InvalidRequestError(
-                f"suite.cases[{index}].expected",
-                "uses a judge grader; name a judge_model for the run",
-            )
+            return position, case
+    return None
 
 
 def run_view(run: RunRow) -> RunOut:

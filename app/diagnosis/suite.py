@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -129,8 +129,27 @@ def _is_union_tag(parts: list[int | str], i: int) -> bool:
     return before == "expected" or (isinstance(before, int) and i >= 2 and parts[i - 2] == "checks")
 
 
+def located_errors(errors: Iterable[Mapping[str, Any]], prefix: str = "") -> list[FieldError]:
+    """Pydantic's errors, located as the user wrote them.
+
+    A SuiteError raised inside a validator (a duplicate case id) arrives wrapped; it keeps its
+    own locations, under the location where it was raised.
+    """
+    out: list[FieldError] = []
+    for err in errors:
+        where = format_loc(err["loc"], prefix)
+        nested = (err.get("ctx") or {}).get("error")
+        if isinstance(nested, SuiteError):
+            out.extend(
+                FieldError(f"{where}.{e.loc}" if where else e.loc, e.msg) for e in nested.errors
+            )
+        else:
+            out.append(FieldError(where, err["msg"]))
+    return out
+
+
 def errors_from_validation(exc: ValidationError, prefix: str = "") -> list[FieldError]:
-    return [FieldError(format_loc(e["loc"], prefix), e["msg"]) for e in exc.errors()]
+    return located_errors(exc.errors(), prefix)
 
 
 def validate_suite(data: Any) -> Suite:
@@ -140,10 +159,7 @@ def validate_suite(data: Any) -> Suite:
     try:
         return Suite.model_validate(data)
     except ValidationError as exc:
-        # A SuiteError raised inside a validator arrives wrapped; unwrap to keep its location.
-        nested = [e.get("ctx", {}).get("error") for e in exc.errors()]
-        located = [err for n in nested if isinstance(n, SuiteError) for err in n.errors]
-        raise SuiteError(located or errors_from_validation(exc)) from None
+        raise SuiteError(errors_from_validation(exc)) from None
 
 
 SuiteFormat = Literal["yaml", "json", "jsonl"]

@@ -208,11 +208,6 @@ async def callbacks_for_run(
         return out
 
 
-async def get_callback(store: Store, callback_id: str) -> CallbackRow | None:
-    async with store.sessions() as session:
-        return await session.get(CallbackRow, callback_id)
-
-
 async def retry_callback(store: Store, callback_id: str) -> tuple[CallbackRow | None, bool]:
     """Queue a dead or blocked callback for a fresh round of attempts: (row, whether queued)."""
     async with store.sessions.begin() as session:

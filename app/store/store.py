@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -345,7 +344,3 @@ class Store:
                 .order_by(CallRow.arm, CallRow.sample_index)
             )
             return list(await session.scalars(query))
-
-
-def as_utc_iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
