@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.webhooks import parse_secrets
+from app.pipelines.signing import parse_secrets
 
 
 class Settings(BaseSettings):
@@ -18,16 +18,17 @@ class Settings(BaseSettings):
     models_file: str | None = None
     # Comma-separated. When set, every /v1 route except webhooks needs `Authorization: Bearer`.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    max_body_bytes: int = 10 * 1024 * 1024
-    default_concurrency: int = 8
-    max_concurrency: int = 256
-    call_timeout_seconds: float = 60.0
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    default_concurrency: int = Field(default=8, ge=1, le=256)
+    call_timeout_seconds: float = Field(default=60.0, gt=0)
     # A worker holds a run under a lease it renews; a stalled run is taken over when it lapses.
-    lease_seconds: float = 30.0
-    poll_seconds: float = 0.5
+    lease_seconds: float = Field(default=30.0, gt=0)
+    poll_seconds: float = Field(default=0.5, gt=0)
     # A run is split into this many slices, so several worker processes share a big run.
-    run_slices: int = 4
-    slices_per_worker: int = 8
+    run_slices: int = Field(default=4, ge=1, le=64)
+    slices_per_worker: int = Field(default=8, ge=1)
+    # Worker processes `rung serve` starts; unset: one per CPU.
+    workers: int | None = Field(default=None, ge=1)
     public_url: str = "http://127.0.0.1:8000"
 
     # --- model-review pipelines: signed webhooks in, signed callbacks out -------------------

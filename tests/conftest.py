@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -18,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -192,35 +194,61 @@ def wait_for_run(client: httpx.Client, run_id: str, timeout: float = 60.0) -> di
     raise AssertionError(f"run {run_id} did not finish in {timeout}s")
 
 
+def as_json_run(record: Any) -> SimpleNamespace:
+    """A stored run with its verdict as the API serves it (plain JSON), for assertions."""
+    fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    verdict = record.verdict.model_dump(mode="json") if record.verdict is not None else None
+    config = record.options.model_dump(mode="json")
+    return SimpleNamespace(**{**fields, "verdict": verdict, "config": config})
+
+
 @dataclass
 class Engine:
-    """The store, catalog and runner in-process, on a fresh database."""
+    """The wired rung (store, catalog, runner) in-process, on a fresh database."""
 
-    store: Any
-    catalog: Any
+    rung: Any
     runner: Any
+
+    @property
+    def store(self) -> Any:
+        return self.rung.store
+
+    @property
+    def catalog(self) -> Any:
+        return self.rung.catalog
 
     async def diagnose(
         self, suite: dict[str, Any], model: str = "fake-model", **options: Any
     ) -> Any:
-        from app import services
-        from app.api.schemas import RunRequest
+        from app.service import runs
+        from app.service.commands import StartRun
 
-        request = RunRequest.model_validate({"suite": suite, "model": model, **options})
-        run = await services.start_run(self.store, self.catalog, request)
+        command = StartRun.model_validate({"suite": suite, "model": model, **options})
+        run = await runs.start_run(self.store, self.catalog, command)
         await self.runner.advance(run.id)
-        return await self.store.get_run(run.id)
+        return as_json_run(await self.store.get_run(run.id))
+
+
+def engine_settings(database_url: str, models_file: Path | None = None, **extra: Any) -> Any:
+    from app.settings import Settings
+
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "default_concurrency": 4,
+        "call_timeout_seconds": 10,
+        **extra,
+    }
+    if models_file is not None:
+        values["models_file"] = str(models_file)
+    return Settings.model_validate(values)
 
 
 @pytest.fixture
 async def engine(database_url: str, models_file: Path) -> AsyncIterator[Engine]:
-    from app.llm import ModelCatalog
-    from app.runner import Runner
-    from app.store.store import Store
+    from app.bootstrap import Rung
 
-    store = await Store.open(database_url)
-    catalog = ModelCatalog.from_file(models_file)
+    rung = await Rung.open(engine_settings(database_url, models_file))
     try:
-        yield Engine(store, catalog, Runner(store, catalog, default_concurrency=4, timeout=10))
+        yield Engine(rung, rung.runner())
     finally:
-        await store.close()
+        await rung.close()

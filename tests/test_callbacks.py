@@ -1,4 +1,5 @@
-"""Verdict callbacks: the SSRF guard (app/ssrf.py) and delivery from the outbox (app/callbacks.py).
+"""Verdict callbacks: the SSRF guard (app/pipelines/ssrf.py) and delivery from the outbox
+(app/pipelines/callbacks.py).
 
 Nothing here sends a packet anywhere but loopback. Public addresses appear only as resolver
 answers: the guard refuses before it opens a socket, and a loopback listener that counts
@@ -21,22 +22,17 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from app import services
-from app.api.schemas import RunRequest
-from app.callbacks import (
-    DeliveryStateError,
+from app.diagnosis.usage import RunVerdict, Sampling, Usage
+from app.diagnosis.verdict import CaseOutcome, build_verdict
+from app.models.catalog import ModelCatalog
+from app.pipelines.callbacks import (
     deliver_due,
-    delivery_log,
     make_client,
     next_delay,
     parse_retry_after,
-    retry_delivery,
     secrets_from,
 )
-from app.llm import ModelCatalog
-from app.services import InvalidRequestError, NotFoundError
-from app.settings import Settings
-from app.ssrf import (
+from app.pipelines.ssrf import (
     CallbackBlockedError,
     CallbackPolicy,
     CallbackRefusedError,
@@ -44,7 +40,12 @@ from app.ssrf import (
     parse_callback_url,
     refusal,
 )
-from app.store.store import Store
+from app.service import runs as services
+from app.service.commands import StartRun
+from app.service.deliveries import delivery_log, retry_delivery
+from app.service.errors import ConflictError, InvalidRequestError, NotFoundError
+from app.settings import Settings
+from app.store import Store
 from tests.receiver import Receiver
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -308,15 +309,23 @@ def make_settings(database_url: str, **extra: Any) -> Settings:
     return Settings.model_validate(values | extra)
 
 
+def a_verdict() -> RunVerdict:
+    """A real verdict over twelve knowledge cases, as the engine would store it."""
+    outcomes = [CaseOutcome(case_id=f"c{i}", label="knowledge") for i in range(12)]
+    verdict = build_verdict(outcomes, 0.05)
+    sampling = Sampling(samples=1, calls_used=24, calls_fixed_design=24)
+    return RunVerdict(**verdict.model_dump(), usage=Usage(), sampling=sampling)
+
+
 async def finished_run(
     store: Store, settings: Settings, url: str, status: str = "succeeded"
 ) -> str:
     policy = CallbackPolicy(allow_hosts=frozenset(settings.callback_allow_hosts))
-    request = RunRequest.model_validate(
+    request = StartRun.model_validate(
         {"suite": SUITE, "model": "builtin/reader", "callback_url": url, "metadata": {"r": 1}}
     )
     run = await services.start_run(store, ModelCatalog.from_file(None), request, callbacks=policy)
-    assert await store.finish_run(run.id, status, {"diagnosis": "knowledge"}, None)
+    assert await store.finish_run(run.id, status, a_verdict(), None)
     return run.id
 
 
@@ -369,7 +378,7 @@ async def test_a_receiver_failing_three_times_gets_it_on_the_fourth(
     assert event["data"] == {
         "run_id": run_id,
         "status": "succeeded",
-        "verdict": {"diagnosis": "knowledge"},
+        "verdict": a_verdict().model_dump(mode="json"),
         "error": None,
         "metadata": {"r": 1},
         "run_url": f"http://rung.test/v1/runs/{run_id}",
@@ -396,7 +405,7 @@ async def test_spent_retries_make_it_dead_and_a_manual_retry_sends_it_again(
         delivered = await deliver_until_settled(store, settings, run_id)
         assert delivered["status"] == "delivered"
         assert len(delivered["attempts"]) == 3
-        with pytest.raises(DeliveryStateError, match="delivered"):
+        with pytest.raises(ConflictError, match="delivered"):
             await retry_delivery(store, dead["id"])
         assert len(receiver.requests) == 3
         assert Webhook(SECRET).verify(receiver.requests[-1].body, receiver.requests[-1].headers)
@@ -450,13 +459,13 @@ async def test_a_host_that_now_resolves_inside_is_blocked(store: Store, database
     with Receiver() as receiver:
         url = f"http://hooks.example:{receiver.port}/hook"
         accepting = CallbackPolicy(resolver=resolver([PUBLIC])[0])
-        request = RunRequest.model_validate(
+        request = StartRun.model_validate(
             {"suite": SUITE, "model": "builtin/reader", "callback_url": url}
         )
         run = await services.start_run(
             store, ModelCatalog.from_file(None), request, callbacks=accepting
         )
-        await store.finish_run(run.id, "succeeded", {}, None)
+        await store.finish_run(run.id, "succeeded", a_verdict(), None)
         rebound = CallbackPolicy(resolver=resolver([PUBLIC, "127.0.0.1"])[0])
         delivery = await deliver_until_settled(store, settings, run.id, policy=rebound)
         assert delivery["status"] == "blocked"
@@ -498,7 +507,7 @@ async def test_runs_refuse_bad_callback_urls_and_store_nothing(store: Store) -> 
     catalog = ModelCatalog.from_file(None)
     policy = CallbackPolicy()
     for url in ("http://169.254.169.254/latest", "http://10.0.0.1/", "ftp://x/", "http://u@x/"):
-        request = RunRequest.model_validate(
+        request = StartRun.model_validate(
             {"suite": SUITE, "model": "builtin/reader", "callback_url": url}
         )
         with pytest.raises(InvalidRequestError) as caught:
@@ -508,9 +517,9 @@ async def test_runs_refuse_bad_callback_urls_and_store_nothing(store: Store) -> 
 
 
 async def test_only_runs_with_a_callback_url_get_one(store: Store, database_url: str) -> None:
-    request = RunRequest.model_validate({"suite": SUITE, "model": "builtin/reader"})
+    request = StartRun.model_validate({"suite": SUITE, "model": "builtin/reader"})
     run = await services.start_run(store, ModelCatalog.from_file(None), request)
-    await store.finish_run(run.id, "succeeded", {}, None)
+    await store.finish_run(run.id, "succeeded", a_verdict(), None)
     assert (await delivery_log(store, run.id)).items == []
     # Ending a run twice (racing workers) records one callback, not two.
     settings = make_settings(database_url)
@@ -526,7 +535,7 @@ async def test_cancelling_a_queued_run_records_its_callback(
     settings = make_settings(database_url)
     policy = CallbackPolicy(allow_hosts=frozenset({"127.0.0.1"}))
     with Receiver() as receiver:
-        request = RunRequest.model_validate(
+        request = StartRun.model_validate(
             {"suite": SUITE, "model": "builtin/reader", "callback_url": receiver.url}
         )
         run = await services.start_run(

@@ -126,7 +126,7 @@ def test_validate(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     bad = rung(tmp_path, "validate", str(broken))
-    assert bad.returncode == 1
+    assert bad.returncode == 2  # invalid input: the same code as `rung diagnose` gives
     output = bad.stdout + bad.stderr
     assert "cases[0].expected" in output
     assert "cases[1].facts" in output
@@ -137,7 +137,7 @@ def test_validate(tmp_path: Path) -> None:
     case = {"id": "same", "input": "q", "facts": ["f"], "expected": "x"}
     duplicate.write_text(json.dumps({"name": "d", "cases": [case, case]}), encoding="utf-8")
     dup = rung(tmp_path, "validate", str(duplicate))
-    assert dup.returncode == 1
+    assert dup.returncode == 2
     assert "cases[1].id" in dup.stdout + dup.stderr
 
     not_yaml = tmp_path / "garbage.yaml"
@@ -261,6 +261,6 @@ def test_validate_prints_user_text_verbatim(tmp_path: Path) -> None:
     result = rung(tmp_path, "validate", str(suite))
     output = result.stdout + result.stderr
     assert "Traceback" not in output and "MarkupError" not in output, output
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "cases[1].id" in output
     assert "'[/x]'" in output

@@ -6,6 +6,7 @@ created for the test and dropped after it (`pg_url`).
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -19,8 +20,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from app.store import Store
 from app.store.db import SchemaError, alembic_config, make_engine
-from app.store.store import Store
 from app.store.tables import Base
 from tests.conftest import ROOT
 from tests.test_postgres import pg_url  # noqa: F401  (a fixture)
@@ -85,7 +86,7 @@ async def test_upgrade_is_idempotent(fresh_url: str) -> None:
 
 OPENER = """
 import asyncio, sys
-from app.store.store import Store
+from app.store import Store
 
 async def main(url):
     store = await Store.open(url)
@@ -161,19 +162,85 @@ def create_all(path: Path, *changes: str) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
+# What revision 0002 added, taken off a create_all database to make it look like 0001's.
+BEFORE_0002 = (
+    "DROP INDEX ix_suites_content_hash",
+    "ALTER TABLE suites DROP COLUMN content_hash",
+    "ALTER TABLE runs DROP COLUMN executor",
+)
+
+
 async def test_a_database_from_before_migrations_is_adopted_when_it_matches(
     tmp_path: Path,
 ) -> None:
-    url = create_all(tmp_path / "old.db")
+    url = create_all(tmp_path / "old.db", *BEFORE_0002)
     await open_and_close(url)
 
-    assert await inspect_db(url, versions) == ["0001"]
+    assert await inspect_db(url, versions) == [await inspect_db(url, head)]
     assert await inspect_db(url, differences) == []
+
+
+async def test_0002_keeps_every_suite_case_and_run_and_hashes_the_first_copy(
+    tmp_path: Path,
+) -> None:
+    """Suites posted twice before 0002 stay (runs point at them); the oldest copy gets the hash
+    that a new post of the same suite finds. Nothing cascades away while the tables change."""
+    url = create_all(tmp_path / "old.db", *BEFORE_0002)
+    expected = {"type": "contains", "values": ["F"], "mode": "any", "case_sensitive": False}
+    body = {"id": "c1", "input": "Q?", "facts": ["F."], "expected": expected, "tags": []}
+    case = json.dumps(body)
+    statements = []
+    for suite_id, stamp in (("s-old", "2026-01-01"), ("s-copy", "2026-01-02")):
+        statements += [
+            f"INSERT INTO suites VALUES ('{suite_id}', 'twice', '', '', 1, '{stamp} 00:00:00')",
+            f"INSERT INTO suite_cases VALUES ('{suite_id}', 0, 'c1', '{case}')",
+        ]
+    statements.append(
+        "INSERT INTO runs (id, suite_id, model, config, status, cancel_requested, calls_planned,"
+        " calls_done, calls_cached, calls_failed, slices, cost_reserved_usd, created_at)"
+        " VALUES ('r1', 's-copy', 'builtin/reader', '{}', 'succeeded', 0, 2, 2, 0, 0, 1, 0,"
+        " '2026-01-03 00:00:00')"
+    )
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+    engine.dispose()
+
+    await open_and_close(url)
+
+    def rows(connection: sa.Connection) -> Any:
+        return (
+            connection.exec_driver_sql("SELECT id, content_hash FROM suites ORDER BY id").all(),
+            connection.exec_driver_sql("SELECT count(*) FROM suite_cases").scalar(),
+            connection.exec_driver_sql("SELECT id, executor FROM runs").all(),
+        )
+
+    suites, case_count, runs = await inspect_db(url, rows)
+    hashes = dict(suites)
+    assert hashes["s-copy"] is None and hashes["s-old"] is not None
+    assert case_count == 2
+    assert runs == [("r1", "service")]
+
+    from app.diagnosis.suite import Suite
+    from app.store.suites import content_hash
+
+    again = Suite.model_validate(
+        {"name": "twice", "cases": [{"id": "c1", "input": "Q?", "facts": ["F."], "expected": "F"}]}
+    )
+    assert content_hash(again) == hashes["s-old"]
+    store = await Store.open(url)
+    try:
+        found, created = await store.add_suite(again)
+        assert (found.id, created) == ("s-old", False)
+    finally:
+        await store.close()
 
 
 async def test_a_database_from_before_migrations_that_differs_is_refused(tmp_path: Path) -> None:
     url = create_all(
         tmp_path / "old.db",
+        *BEFORE_0002,
         "DROP TABLE callback_attempts",
         "DROP TABLE callbacks",
         "ALTER TABLE runs DROP COLUMN callback_url",

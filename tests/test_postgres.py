@@ -68,7 +68,7 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture
 async def pg_store(pg_url: str) -> AsyncIterator[Any]:
-    from app.store.store import Store
+    from app.store import Store
 
     store = await Store.open(pg_url)
     try:
@@ -82,21 +82,22 @@ def demo_suite() -> dict[str, Any]:
     return data
 
 
-async def test_engine_diagnoses_the_demo_on_postgres(pg_store: Any) -> None:
-    from app import services
-    from app.api.schemas import RunRequest
-    from app.llm import ModelCatalog
-    from app.runner import Runner
-    from app.worker import run_to_end
+async def test_engine_diagnoses_the_demo_on_postgres(pg_store: Any, pg_url: str) -> None:
+    from app.bootstrap import Rung
+    from app.engine.worker import run_to_end
+    from app.service import runs as services
+    from app.service.commands import StartRun
+    from tests.conftest import engine_settings
 
-    catalog = ModelCatalog.from_file(None)
-    request = RunRequest.model_validate({"suite": demo_suite(), "model": "builtin/reader"})
+    rung = await Rung.open(engine_settings(pg_url))
+    catalog = rung.catalog
+    request = StartRun.model_validate({"suite": demo_suite(), "model": "builtin/reader"})
     run = await services.start_run(pg_store, catalog, request, slices=4)
-    await run_to_end(Runner(pg_store, catalog), pg_store, run.id, lease=30)
+    await run_to_end(rung, run.id)
 
     done = await pg_store.get_run(run.id)
     assert done.status == "succeeded", done.error
-    assert (done.verdict["diagnosis"], done.verdict["next_rung"]) == (
+    assert (done.verdict.diagnosis, done.verdict.next_rung) == (
         "mixed",
         "retrieval_and_prompt_fix",
     )
@@ -105,10 +106,11 @@ async def test_engine_diagnoses_the_demo_on_postgres(pg_store: Any) -> None:
 
     # The same diagnosis again is served entirely from the stored calls.
     again = await services.start_run(pg_store, catalog, request, slices=2)
-    await run_to_end(Runner(pg_store, catalog), pg_store, again.id, lease=30)
+    await run_to_end(rung, again.id)
     repeat = await pg_store.get_run(again.id)
     assert repeat.calls_cached == 48
-    assert repeat.verdict["counts"] == done.verdict["counts"]
+    assert repeat.verdict.counts == done.verdict.counts
+    await rung.close()
 
 
 def test_service_over_http_on_postgres(pg_url: str, tmp_path: Path) -> None:

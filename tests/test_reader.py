@@ -9,7 +9,7 @@ import pytest
 
 from app.diagnosis.grading import Grade, grade
 from app.diagnosis.suite import Case, FactInjection, build_messages, load_suite_file
-from app.reader import DONT_KNOW, extract_facts, read
+from app.models.reader import DONT_KNOW, extract_facts, read
 
 ROOT = Path(__file__).resolve().parents[1]
 STYLES = [

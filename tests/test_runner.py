@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from app import services
-from app.api.schemas import RunRequest
 from app.diagnosis.grading import JUDGE_SYSTEM_PROMPT
 from app.diagnosis.suite import Case, FactInjection, build_messages
-from app.llm import ModelCatalog
-from app.runner import JUDGE_SEED, Runner
-from app.store.slices import claim_slice
+from app.engine.runner import JUDGE_SEED, Runner
+from app.models.catalog import ModelCatalog
+from app.models.registry import ModelRegistry
+from app.service import runs as services
+from app.service.commands import StartRun
 from tests.conftest import SENTINEL_KEY, Engine, write_models_file
 from tests.fakeprovider import Body, FakeProvider, facts_responder
 
@@ -78,7 +78,7 @@ def arm_messages(suite: dict[str, Any], case_id: str, arm: str, **kw: Any) -> li
 
 async def start(engine: Engine, suite: dict[str, Any], **options: Any) -> Any:
     """Store a queued run without advancing it (what POST /v1/runs does)."""
-    request = RunRequest.model_validate({"suite": suite, "model": "fake-model", **options})
+    request = StartRun.model_validate({"suite": suite, "model": "fake-model", **options})
     return await services.start_run(engine.store, engine.catalog, request)
 
 
@@ -359,7 +359,7 @@ async def test_500_and_503_are_retried(engine: Engine, fake_provider: FakeProvid
 async def test_timeouts_are_retried(engine: Engine, fake_provider: FakeProvider) -> None:
     fake_provider.slow_next(1, seconds=3.0)
     run = await start(engine, fact_suite(1, name="one"), max_concurrency=1)
-    runner = Runner(engine.store, engine.catalog, default_concurrency=1, timeout=0.5)
+    runner = Runner(engine.store, ModelRegistry(engine.catalog), default_concurrency=1, timeout=0.5)
 
     assert await runner.advance(run.id) == "succeeded"
     assert await labels(engine, run.id) == {"c0": "knowledge"}
@@ -628,7 +628,7 @@ async def test_a_crashed_run_resumes_without_repeating_stored_calls(
     calls = await engine.store.calls_for_run(run.id)
     assert len(calls) == 24
     assert final.calls_done == 24 == final.calls_planned
-    assert final.verdict["diagnosis"] == "knowledge"
+    assert final.verdict.diagnosis == "knowledge"
     assert set((await labels(engine, run.id)).values()) == {"knowledge"}
 
 
@@ -640,7 +640,7 @@ async def test_cancel_stops_a_running_run_with_a_partial_verdict(
 ) -> None:
     fake_provider.delay = 0.25
     run = await start(engine, fact_suite(name="slow"))
-    claim = await claim_slice(engine.store, "test-worker", 60, run_id=run.id)  # as workers do
+    claim = await engine.store.claim_slice("test-worker", 60, run_id=run.id)  # as workers do
     assert claim is not None and claim.run_id == run.id
     task = asyncio.create_task(engine.runner.advance(run.id))
     await wait_until(lambda: fake_provider.requests >= 1)
@@ -650,11 +650,11 @@ async def test_cancel_stops_a_running_run_with_a_partial_verdict(
     final = await engine.store.get_run(run.id)
     assert final.status == "cancelled"
     assert final.error == "cancelled by request"
-    assert final.verdict is not None and final.verdict["partial"] is True
+    assert final.verdict is not None and final.verdict.partial is True
     assert final.finished_at is not None
     assert final.calls_done < 24
     assert fake_provider.requests < 24
-    assert final.verdict["counts"]["total"] == len(await engine.store.case_results(run.id))
+    assert final.verdict.counts["total"] == len(await engine.store.case_results(run.id))
 
 
 # --- 9. fact injection --------------------------------------------------------------------------
@@ -715,7 +715,7 @@ async def test_requests_per_minute_limit_is_honoured(
     engine: Engine, fake_provider: FakeProvider, tmp_path: Path
 ) -> None:
     limited = ModelCatalog.from_file(write_models_file(tmp_path / "rpm.yaml", fake_provider, rpm=2))
-    runner = Runner(engine.store, limited, default_concurrency=4, timeout=10)
+    runner = Runner(engine.store, ModelRegistry(limited), default_concurrency=4, timeout=10)
     run = await start(engine, fact_suite(2, name="limited"))
     task = asyncio.create_task(runner.advance(run.id))
     try:
@@ -733,7 +733,8 @@ async def test_max_parallel_requests_from_the_model_list_caps_concurrency(
 ) -> None:
     fake_provider.delay = 0.05
     models = write_models_file(tmp_path / "par.yaml", fake_provider, max_parallel_requests=2)
-    runner = Runner(engine.store, ModelCatalog.from_file(models), default_concurrency=8, timeout=10)
+    registry = ModelRegistry(ModelCatalog.from_file(models))
+    runner = Runner(engine.store, registry, default_concurrency=8, timeout=10)
     run = await start(engine, fact_suite(name="parallel"))
 
     assert await runner.advance(run.id) == "succeeded"

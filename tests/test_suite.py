@@ -353,7 +353,7 @@ def test_blank_contains_value_is_rejected() -> None:
     assert suite_errors({"name": "s", "cases": [a_case(expected="  ")]}) == [
         {
             "loc": "cases[0].expected.values",
-            "msg": "Value error, values must contain text, not only whitespace or punctuation",
+            "msg": "values must contain text, not only whitespace or punctuation",
         }
     ]
 
@@ -411,8 +411,7 @@ def test_bad_regex_inside_all_names_the_nested_check() -> None:
     assert suite_errors({"name": "s", "cases": [a_case(expected=expected)]}) == [
         {
             "loc": "cases[0].expected.checks[0].pattern",
-            "msg": "Value error, invalid regular expression: "
-            "missing ), unterminated subpattern at position 0",
+            "msg": "invalid regular expression: missing ), unterminated subpattern at position 0",
         }
     ]
 
@@ -435,7 +434,7 @@ def test_judge_without_rubric_or_reference_names_expected() -> None:
     assert suite_errors({"name": "s", "cases": [a_case(expected={"type": "judge"})]}) == [
         {
             "loc": "cases[0].expected",
-            "msg": "Value error, a judge grader needs a rubric, a reference, or both",
+            "msg": "a judge grader needs a rubric, a reference, or both",
         }
     ]
 
@@ -446,8 +445,7 @@ def test_invalid_json_schema_names_the_schema_field() -> None:
     assert suite_errors({"name": "s", "cases": [a_case(expected=expected)]}) == [
         {
             "loc": "cases[0].expected.schema",
-            "msg": "Value error, invalid JSON Schema: 'objekt' is not valid under any of the "
-            "given schemas",
+            "msg": "invalid JSON Schema: 'objekt' is not valid under any of the given schemas",
         }
     ]
 
@@ -486,7 +484,7 @@ def test_blank_fact_names_the_case() -> None:
     cases = [a_case("c0"), a_case("c1"), a_case("c2", facts=["real", " \n"])]
 
     assert suite_errors({"name": "s", "cases": cases}) == [
-        {"loc": "cases[2].facts", "msg": "Value error, facts must not contain empty strings"}
+        {"loc": "cases[2].facts", "msg": "facts must not contain empty strings"}
     ]
 
 

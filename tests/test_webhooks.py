@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from app.webhooks import (
+from app.pipelines.signing import (
     TOLERANCE_SECONDS,
     SecretFormatError,
     SignatureError,

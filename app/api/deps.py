@@ -1,4 +1,4 @@
-"""Dependency aliases: the store, the model catalog, and the API-key check."""
+"""Dependency aliases for what the routers need, and the API-key check."""
 
 from __future__ import annotations
 
@@ -8,22 +8,26 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.llm import ModelCatalog
+from app.bootstrap import Rung
+from app.models.catalog import ModelCatalog
+from app.pipelines.ssrf import CallbackPolicy
 from app.settings import Settings
-from app.ssrf import CallbackPolicy
-from app.store.store import Store
+from app.store import Store
 
 _bearer = HTTPBearer(auto_error=False, description="One of the keys in RUNG_API_KEYS")
 
 
+def get_rung(request: Request) -> Rung:
+    rung: Rung = request.app.state.rung
+    return rung
+
+
 def get_store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
+    return get_rung(request).store
 
 
 def get_catalog(request: Request) -> ModelCatalog:
-    catalog: ModelCatalog = request.app.state.catalog
-    return catalog
+    return get_rung(request).catalog
 
 
 def get_settings(request: Request) -> Settings:
@@ -32,8 +36,7 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_callbacks(request: Request) -> CallbackPolicy:
-    callbacks: CallbackPolicy = request.app.state.callbacks
-    return callbacks
+    return get_rung(request).callbacks
 
 
 def key_matches(given: str, keys: list[str]) -> bool:

@@ -1,26 +1,37 @@
-"""/v1/suites: store an eval suite, list them, read one back."""
+"""/v1/suites: store an eval suite (once per content), list them, read one back, delete one."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Query
+from fastapi import APIRouter, Body, Query, Response
 
 from app.api.deps import StoreDep
 from app.api.examples import SUITE_EXAMPLE
-from app.api.schemas import SuiteDetail, SuiteOut, SuitePage
+from app.api.guards import JsonBodyRoute
 from app.diagnosis.suite import Suite
-from app.services import InvalidRequestError, suite_summary
+from app.service import suites
+from app.service.views import SuiteDetail, SuitePage, SuiteView
 
-router = APIRouter(prefix="/v1/suites", tags=["suites"])
+router = APIRouter(prefix="/v1/suites", tags=["suites"], route_class=JsonBodyRoute)
 
 
-@router.post("", status_code=201, response_model=SuiteOut)
+@router.post(
+    "",
+    status_code=201,
+    response_model=SuiteView,
+    responses={200: {"model": SuiteView, "description": "The same suite was stored before"}},
+)
 async def create_suite(
     store: StoreDep,
+    response: Response,
     suite: Annotated[Suite, Body(openapi_examples={"demo": {"value": SUITE_EXAMPLE}})],
-) -> dict[str, Any]:
-    return suite_summary(await store.add_suite(suite))
+) -> SuiteView:
+    """Store a suite: 201 when new, 200 with the stored one when identical content exists."""
+    view, created = await suites.add_suite(store, suite)
+    if not created:
+        response.status_code = 200
+    return view
 
 
 @router.get("", response_model=SuitePage)
@@ -29,17 +40,19 @@ async def list_suites(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> SuitePage:
-    if cursor is not None and await store.get_suite(cursor) is None:
-        raise InvalidRequestError("cursor", "not a cursor returned by this API")
-    rows = await store.list_suites(limit + 1, cursor)
-    page = [SuiteOut.model_validate(suite_summary(r)) for r in rows[:limit]]
-    return SuitePage(items=page, next_cursor=page[-1].id if len(rows) > limit else None)
+    return await suites.list_suites(store, limit, cursor)
 
 
 @router.get("/{suite_id}", response_model=SuiteDetail)
 async def get_suite(store: StoreDep, suite_id: str) -> SuiteDetail:
-    row = await store.get_suite(suite_id)
-    if row is None:
-        raise HTTPException(404, f"no suite with id {suite_id!r}")
-    cases = [c.model_dump(mode="json", by_alias=True) async for _, c in store.iter_cases(row.id)]
-    return SuiteDetail(**suite_summary(row), system_prompt=row.system_prompt, cases=cases)
+    return await suites.get_suite(store, suite_id)
+
+
+IN_USE = "Runs use the suite: queued or running, or finished without with_runs=true"
+
+
+@router.delete("/{suite_id}", status_code=204, responses={409: {"description": IN_USE}})
+async def delete_suite(store: StoreDep, suite_id: str, with_runs: bool = False) -> Response:
+    """Delete a suite; `with_runs=true` also deletes its finished runs (their evidence)."""
+    await suites.delete_suite(store, suite_id, with_runs=with_runs)
+    return Response(status_code=204)

@@ -6,15 +6,16 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
 from app.api.deps import CallbacksDep, CatalogDep, SettingsDep, StoreDep
-from app.api.schemas import DeliveryList, DeliveryOut, ReviewAccepted, RunCompletedEvent
-from app.callbacks import DeliveryStateError, delivery_log, retry_delivery, secrets_from
-from app.reviews import PayloadError, ReviewRequested, accept_review
-from app.webhooks import SignatureError, verify_delivery
+from app.api.schemas import ReviewAccepted, RunCompletedEvent
+from app.pipelines.callbacks import secrets_from
+from app.pipelines.signing import SignatureError, verify_delivery
+from app.service.deliveries import DeliveryList, DeliveryView, delivery_log, retry_delivery
+from app.service.reviews import PayloadError, ReviewRequested, accept_review
 
 # The signature is the credential here, not an API key. Declared as a security scheme so the
 # OpenAPI document says so; the check itself runs over the raw body in the handler.
@@ -123,13 +124,15 @@ async def list_deliveries(store: StoreDep, run_id: str) -> DeliveryList:
     return await delivery_log(store, run_id)
 
 
-@deliveries.post("/v1/deliveries/{delivery_id}/retry", status_code=202, response_model=DeliveryOut)
-async def retry(store: StoreDep, delivery_id: str) -> DeliveryOut:
+@deliveries.post(
+    "/v1/deliveries/{delivery_id}/retry",
+    status_code=202,
+    response_model=DeliveryView,
+    responses={409: {"description": "The delivery is not dead or blocked"}},
+)
+async def retry(store: StoreDep, delivery_id: str) -> DeliveryView:
     """Send a dead (or blocked) callback again, with a fresh round of scheduled attempts."""
-    try:
-        return await retry_delivery(store, delivery_id)
-    except DeliveryStateError as exc:
-        raise HTTPException(409, str(exc)) from None
+    return await retry_delivery(store, delivery_id)
 
 
 def describe_callbacks(app: FastAPI) -> None:

@@ -54,6 +54,33 @@ class Case(BaseModel):
         return facts
 
 
+def first_nul(value: Any, loc: str = "") -> str | None:
+    """Where the first NUL character (U+0000) is in parsed JSON, or None.
+
+    No text column can hold it on PostgreSQL, and no eval needs it, so it is refused at the
+    edge with its location instead of failing deep in the database.
+    """
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{loc}.{key}" if loc else str(key)
+            if "\x00" in str(key):
+                return where
+            found = first_nul(item, where)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = first_nul(item, f"{loc}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+NUL_MESSAGE = "must not contain the NUL character (\\u0000)"
+
+
 class Suite(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -64,6 +91,14 @@ class Suite(BaseModel):
     description: str = ""
     system_prompt: str = ""
     cases: list[Case] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        where = first_nul(data)
+        if where is not None:
+            raise SuiteError([FieldError(where, NUL_MESSAGE)])
+        return data
 
     @model_validator(mode="after")
     def _unique_case_ids(self) -> Suite:
@@ -96,12 +131,17 @@ class FieldError:
         return f"{self.loc}: {self.msg}" if self.loc else self.msg
 
 
-class SuiteError(ValueError):
-    """A suite that cannot be used, with every problem located."""
+class LocatedError(ValueError):
+    """Problems with their locations; raised inside a validator, they keep them (see
+    `located_errors`), nested under the location of the field that raised."""
 
     def __init__(self, errors: Sequence[FieldError]) -> None:
         self.errors = list(errors)
         super().__init__("; ".join(str(e) for e in self.errors))
+
+
+class SuiteError(LocatedError):
+    """A suite that cannot be used, with every problem located."""
 
 
 def format_loc(loc: Iterable[int | str], prefix: str = "") -> str:
@@ -132,19 +172,19 @@ def _is_union_tag(parts: list[int | str], i: int) -> bool:
 def located_errors(errors: Iterable[Mapping[str, Any]], prefix: str = "") -> list[FieldError]:
     """Pydantic's errors, located as the user wrote them.
 
-    A SuiteError raised inside a validator (a duplicate case id) arrives wrapped; it keeps its
-    own locations, under the location where it was raised.
+    A LocatedError raised inside a validator (a duplicate case id) arrives wrapped; it keeps
+    its own locations, under the location where it was raised.
     """
     out: list[FieldError] = []
     for err in errors:
         where = format_loc(err["loc"], prefix)
         nested = (err.get("ctx") or {}).get("error")
-        if isinstance(nested, SuiteError):
+        if isinstance(nested, LocatedError):
             out.extend(
                 FieldError(f"{where}.{e.loc}" if where else e.loc, e.msg) for e in nested.errors
             )
         else:
-            out.append(FieldError(where, err["msg"]))
+            out.append(FieldError(where, str(err["msg"]).removeprefix("Value error, ")))
     return out
 
 

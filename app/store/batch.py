@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import insert, select, update
 
-from app.store.store import Store
-from app.store.tables import CallRow, CaseResultRow, RunRow
+from app.store.database import Database
+from app.store.records import NewCall, NewCaseResult
+from app.store.tables import CallRow, CaseResultRow, RunRow, utcnow
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -73,34 +75,58 @@ class _Batcher(Generic[T, R]):
             await asyncio.gather(self._task, return_exceptions=True)
 
 
-def _row_values(row: Any) -> dict[str, Any]:
-    """Column values for a Core insert, with the column defaults the ORM would have applied."""
-    values = {}
-    for column in row.__table__.columns:
-        value = getattr(row, column.key)
-        if value is None and column.primary_key and column.autoincrement is True:
-            continue
-        if value is None and column.default is not None:
-            default = column.default
-            value = default.arg(None) if default.is_callable else default.arg
-        values[column.key] = value
-    return values
+def _clean(text: str | None) -> str | None:
+    """PostgreSQL text holds no NUL character; a model may still answer with one."""
+    return text.replace("\x00", "\ufffd") if text is not None and "\x00" in text else text
+
+
+def _call_values(run_id: str, call: NewCall, now: datetime) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "case_id": call.case_id,
+        "arm": call.arm,
+        "sample_index": call.sample_index,
+        "cache_key": call.cache_key,
+        "cached": call.cached,
+        "answer": _clean(call.answer),
+        "error_class": call.error_class,
+        "error_message": _clean(call.error_message),
+        "grade": call.grade,
+        "prompt_tokens": call.prompt_tokens,
+        "completion_tokens": call.completion_tokens,
+        "cost_usd": call.cost_usd,
+        "latency_ms": call.latency_ms,
+        "created_at": now,
+    }
+
+
+def _case_values(run_id: str, result: NewCaseResult) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "position": result.position,
+        "case_id": result.case_id,
+        "label": result.label,
+        "confidence": result.confidence,
+        "facts_cover_answer": result.facts_cover_answer,
+        "prompt_fix_passed": result.prompt_fix_passed,
+        "control_passed": result.control_passed,
+    }
 
 
 class RunWriter:
     """One run's call rows, case results and progress, committed in groups."""
 
-    def __init__(self, store: Store, run_id: str, delay: float = 0.01, max_items: int = 256):
+    def __init__(self, store: Database, run_id: str, delay: float = 0.01, max_items: int = 256):
         self.store = store
         self.run_id = run_id
         self._writes: _Batcher[tuple[str, Any, int], None] = _Batcher(self._flush, delay, max_items)
         self._lookups: _Batcher[str, str | None] = _Batcher(self._find, delay, max_items)
 
-    async def add_calls(self, rows: list[CallRow]) -> None:
+    async def add_calls(self, rows: list[NewCall]) -> None:
         """Store calls (a main call with its judge calls arrives together, atomically)."""
         await self._writes.submit(("calls", rows, 0))
 
-    async def add_case_result(self, row: CaseResultRow, planned_delta: int = 0) -> None:
+    async def add_case_result(self, row: NewCaseResult, planned_delta: int = 0) -> None:
         await self._writes.submit(("case", row, planned_delta))
 
     async def cached_answer(self, cache_key: str) -> str | None:
@@ -110,11 +136,14 @@ class RunWriter:
         calls = [r for kind, rows, _ in items if kind == "calls" for r in rows]
         cases = [row for kind, row, _ in items if kind == "case"]
         planned = sum(delta for _, _, delta in items)
+        now = utcnow()
         async with self.store.sessions.begin() as session:
             if calls:
-                await session.execute(insert(CallRow), [_row_values(r) for r in calls])
+                values = [_call_values(self.run_id, r, now) for r in calls]
+                await session.execute(insert(CallRow), values)
             if cases:
-                await session.execute(insert(CaseResultRow), [_row_values(r) for r in cases])
+                values = [_case_values(self.run_id, r) for r in cases]
+                await session.execute(insert(CaseResultRow), values)
             await session.execute(
                 update(RunRow)
                 .where(RunRow.id == self.run_id)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from app.store.errors import StoreError
 from app.store.tables import Base
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ _PG_MIGRATION_LOCK = 0x72756E67_6D696772  # b"rungmigr"
 log = logging.getLogger("rung.store")
 
 
-class SchemaError(RuntimeError):
+class SchemaError(StoreError):
     """The database's schema is not one these migrations can take forward."""
 
 

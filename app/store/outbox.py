@@ -1,30 +1,21 @@
-"""Queries for model-review pipelines: inbound delivery ids and the callback outbox.
+"""The callback outbox of model-review pipelines: verdicts waiting to be delivered.
 
 The outbox row is written in the same transaction that ends the run (`enqueue_callback`, called
-from Store.finish_run), so a crash between the verdict and its delivery loses nothing: workers
+when a run ends), so a crash between the verdict and its delivery loses nothing: workers
 deliver whatever is due, under a lease like the one on runs, after any restart.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.store.tables import (
-    CallbackAttemptRow,
-    CallbackRow,
-    InboundDeliveryRow,
-    RunRow,
-    utcnow,
-)
-
-if TYPE_CHECKING:
-    from app.store.store import Store
+from app.store.database import Database, absent_key
+from app.store.records import AttemptRecord, CallbackRecord
+from app.store.tables import CallbackAttemptRow, CallbackRow, RunRow, utcnow
 
 RETRYABLE = ("dead", "blocked")  # what POST /v1/deliveries/{id}/retry may send again
 
@@ -77,19 +68,6 @@ async def enqueue_callback(session: AsyncSession, run_id: str) -> None:
     )
 
 
-# --- inbound -------------------------------------------------------------------------------
-
-
-async def run_for_delivery(store: Store, delivery_id: str) -> str | None:
-    async with store.sessions() as session:
-        return await session.scalar(
-            select(InboundDeliveryRow.run_id).where(InboundDeliveryRow.delivery_id == delivery_id)
-        )
-
-
-# --- delivering ----------------------------------------------------------------------------
-
-
 def _due(now: datetime) -> ColumnElement[bool]:
     return and_(
         CallbackRow.status == "pending",
@@ -98,125 +76,136 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-async def claim_due(
-    store: Store, owner: str, lease_seconds: float, limit: int
-) -> list[CallbackRow]:
-    """Take up to `limit` due callbacks under a lease, oldest due first."""
-    now = utcnow()
-    async with store.sessions() as session:
-        ids = list(
-            await session.scalars(
-                select(CallbackRow.id)
-                .where(_due(now))
-                .order_by(CallbackRow.next_attempt_at)
-                .limit(limit)
-            )
-        )
-    claimed = []
-    for callback_id in ids:
-        async with store.sessions.begin() as session:
-            result = await session.execute(
-                update(CallbackRow)
-                .where(CallbackRow.id == callback_id, _due(now))
-                .values(
-                    lease_owner=owner,
-                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+def attempt_record(row: CallbackAttemptRow) -> AttemptRecord:
+    return AttemptRecord(
+        attempted_at=row.attempted_at,
+        outcome=row.outcome,
+        status_code=row.status_code,
+        latency_ms=row.latency_ms,
+        error=row.error,
+        response=row.response,
+    )
+
+
+def callback_record(
+    row: CallbackRow, attempts: list[AttemptRecord] | None = None
+) -> CallbackRecord:
+    return CallbackRecord(
+        id=row.id,
+        run_id=row.run_id,
+        url=row.url,
+        payload=dict(row.payload),
+        status=row.status,
+        failures=row.failures,
+        next_attempt_at=row.next_attempt_at,
+        created_at=row.created_at,
+        delivered_at=row.delivered_at,
+        attempts=attempts or [],
+    )
+
+
+class OutboxQueries(Database):
+    async def claim_due(self, owner: str, lease_seconds: float, limit: int) -> list[CallbackRecord]:
+        """Take up to `limit` due callbacks under a lease, oldest due first."""
+        now = utcnow()
+        async with self.sessions() as session:
+            ids = list(
+                await session.scalars(
+                    select(CallbackRow.id)
+                    .where(_due(now))
+                    .order_by(CallbackRow.next_attempt_at)
+                    .limit(limit)
                 )
             )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                row = await session.get(CallbackRow, callback_id)
-                if row is not None:
-                    claimed.append(row)
-    return claimed
+        claimed = []
+        for callback_id in ids:
+            async with self.sessions.begin() as session:
+                result = await session.execute(
+                    update(CallbackRow)
+                    .where(CallbackRow.id == callback_id, _due(now))
+                    .values(
+                        lease_owner=owner,
+                        lease_expires_at=now + timedelta(seconds=lease_seconds),
+                    )
+                )
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    row = await session.get(CallbackRow, callback_id)
+                    if row is not None:
+                        claimed.append(callback_record(row))
+        return claimed
 
-
-@dataclass(frozen=True)
-class Attempt:
-    attempted_at: datetime
-    outcome: str  # delivered retry dead blocked
-    status_code: int | None
-    latency_ms: float
-    error: str | None
-    response: str | None
-
-
-async def record_attempt(
-    store: Store,
-    callback_id: str,
-    owner: str,
-    attempt: Attempt,
-    status: str,
-    failures: int,
-    next_attempt_at: datetime,
-) -> None:
-    """Log the attempt and move the callback on, releasing this worker's lease."""
-    async with store.sessions.begin() as session:
-        session.add(
-            CallbackAttemptRow(
-                callback_id=callback_id,
-                attempted_at=attempt.attempted_at,
-                outcome=attempt.outcome,
-                status_code=attempt.status_code,
-                latency_ms=attempt.latency_ms,
-                error=attempt.error,
-                response=attempt.response,
+    async def record_attempt(
+        self,
+        callback_id: str,
+        owner: str,
+        attempt: AttemptRecord,
+        status: str,
+        failures: int,
+        next_attempt_at: datetime,
+    ) -> None:
+        """Log the attempt and move the callback on, releasing this worker's lease."""
+        async with self.sessions.begin() as session:
+            session.add(
+                CallbackAttemptRow(
+                    callback_id=callback_id,
+                    attempted_at=attempt.attempted_at,
+                    outcome=attempt.outcome,
+                    status_code=attempt.status_code,
+                    latency_ms=attempt.latency_ms,
+                    error=attempt.error,
+                    response=attempt.response,
+                )
             )
-        )
-        await session.execute(
-            update(CallbackRow)
-            .where(CallbackRow.id == callback_id, CallbackRow.lease_owner == owner)
-            .values(
-                status=status,
-                failures=failures,
-                next_attempt_at=next_attempt_at,
-                last_error=attempt.error,
-                delivered_at=attempt.attempted_at if status == "delivered" else None,
-                lease_owner=None,
-                lease_expires_at=None,
+            await session.execute(
+                update(CallbackRow)
+                .where(CallbackRow.id == callback_id, CallbackRow.lease_owner == owner)
+                .values(
+                    status=status,
+                    failures=failures,
+                    next_attempt_at=next_attempt_at,
+                    last_error=attempt.error,
+                    delivered_at=attempt.attempted_at if status == "delivered" else None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
             )
-        )
 
-
-async def release(store: Store, callback_id: str, owner: str) -> None:
-    """Hand a claimed callback back at once (shutting down mid-attempt)."""
-    async with store.sessions.begin() as session:
-        await session.execute(
-            update(CallbackRow)
-            .where(CallbackRow.id == callback_id, CallbackRow.lease_owner == owner)
-            .values(lease_owner=None, lease_expires_at=None)
-        )
-
-
-# --- the delivery log ----------------------------------------------------------------------
-
-
-async def callbacks_for_run(
-    store: Store, run_id: str
-) -> list[tuple[CallbackRow, list[CallbackAttemptRow]]]:
-    async with store.sessions() as session:
-        callbacks = list(
-            await session.scalars(select(CallbackRow).where(CallbackRow.run_id == run_id))
-        )
-        out = []
-        for callback in callbacks:
-            attempts = await session.scalars(
-                select(CallbackAttemptRow)
-                .where(CallbackAttemptRow.callback_id == callback.id)
-                .order_by(CallbackAttemptRow.id)
+    async def release_callback(self, callback_id: str, owner: str) -> None:
+        """Hand a claimed callback back at once (shutting down mid-attempt)."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(CallbackRow)
+                .where(CallbackRow.id == callback_id, CallbackRow.lease_owner == owner)
+                .values(lease_owner=None, lease_expires_at=None)
             )
-            out.append((callback, list(attempts)))
-        return out
 
+    async def callbacks_for_run(self, run_id: str) -> list[CallbackRecord]:
+        """The run's callbacks with every attempt, for the delivery log."""
+        async with self.sessions() as session:
+            callbacks = list(
+                await session.scalars(select(CallbackRow).where(CallbackRow.run_id == run_id))
+            )
+            out = []
+            for callback in callbacks:
+                attempts = await session.scalars(
+                    select(CallbackAttemptRow)
+                    .where(CallbackAttemptRow.callback_id == callback.id)
+                    .order_by(CallbackAttemptRow.id)
+                )
+                out.append(callback_record(callback, [attempt_record(a) for a in attempts]))
+            return out
 
-async def retry_callback(store: Store, callback_id: str) -> tuple[CallbackRow | None, bool]:
-    """Queue a dead or blocked callback for a fresh round of attempts: (row, whether queued)."""
-    async with store.sessions.begin() as session:
-        row = await session.get(CallbackRow, callback_id, with_for_update=True)
-        if row is None or row.status not in RETRYABLE:
-            return row, False
-        row.status = "pending"
-        row.failures = 0
-        row.next_attempt_at = utcnow()
-        row.lease_owner = None
-        row.lease_expires_at = None
-        return row, True
+    async def retry_callback(self, callback_id: str) -> tuple[CallbackRecord | None, bool]:
+        """Queue a dead or blocked callback for a fresh round of attempts: (it, whether queued)."""
+        if absent_key(callback_id):
+            return None, False
+        async with self.sessions.begin() as session:
+            row = await session.get(CallbackRow, callback_id, with_for_update=True)
+            if row is None or row.status not in RETRYABLE:
+                return (callback_record(row) if row is not None else None), False
+            row.status = "pending"
+            row.failures = 0
+            row.next_attempt_at = utcnow()
+            row.lease_owner = None
+            row.lease_expires_at = None
+            return callback_record(row), True

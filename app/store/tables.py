@@ -44,6 +44,10 @@ class SuiteRow(Base):
     system_prompt: Mapped[str] = mapped_column(Text, default="")
     case_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # sha256 of the suite's content: posting the same suite again returns the stored one.
+    content_hash: Mapped[str | None] = mapped_column(
+        String(64), nullable=True, unique=True, index=True
+    )
 
 
 class SuiteCaseRow(Base):
@@ -67,6 +71,9 @@ class RunRow(Base):
     model: Mapped[str] = mapped_column(String(200))
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), index=True, default="queued")
+    # Who executes it: "service" (the server's workers) or "cli" (only the `rung` command
+    # that made it, which knows its models; a server never picks up a CLI run).
+    executor: Mapped[str] = mapped_column(String(16), default="service", server_default="service")
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     cancel_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

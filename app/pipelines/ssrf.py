@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import httpcore
 import httpx
 
+from app.pipelines.errors import PipelineError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # (host, port) -> the addresses to try, in order. Tests inject their own; production asks the OS.
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -101,7 +103,7 @@ def _nat64_v4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
-class CallbackRefusedError(ValueError):
+class CallbackRefusedError(PipelineError, ValueError):
     """The callback URL may not be used; the message says why (for a 422 or a delivery log)."""
 
 
@@ -109,7 +111,7 @@ class CallbackBlockedError(CallbackRefusedError):
     """Refused at connect time: the host now resolves to an address the guard refuses."""
 
 
-class CallbackUnresolvedError(OSError):
+class CallbackUnresolvedError(PipelineError, OSError):
     """The host did not resolve: a transient failure, retried like any other."""
 
 

@@ -1,8 +1,9 @@
 """The inbound model-review webhook as a service: one signed delivery starts at most one run.
 
-The router has already checked the signature (app/webhooks.py); this parses the payload, names
-the suite, and stores the run queued together with the delivery id, in one transaction, so a
-redelivery (or a concurrent duplicate) gets the same run back and starts nothing.
+The router has already checked the signature (app/pipelines/signing.py); this parses the
+payload, names the suite, and stores the run queued together with the delivery id, in one
+transaction, so a redelivery (or a concurrent duplicate) gets the same run back and starts
+nothing.
 """
 
 from __future__ import annotations
@@ -10,47 +11,41 @@ from __future__ import annotations
 import json
 from typing import Any, Literal, NoReturn
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from sqlalchemy.exc import IntegrityError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from app.api.schemas import RunRequest, check_metadata
+from app.diagnosis.options import RunOptions
 from app.diagnosis.suite import errors_from_validation
-from app.llm import ModelCatalog
-from app.services import InvalidRequestError, start_run
-from app.ssrf import CallbackPolicy
-from app.store.outbox import run_for_delivery
-from app.store.store import Store
-from app.webhooks import VerifiedDelivery
+from app.models.catalog import ModelCatalog
+from app.pipelines.signing import VerifiedDelivery
+from app.pipelines.ssrf import CallbackPolicy
+from app.service.commands import MAX_URL_LENGTH, StartRun, check_metadata, refuse_nul
+from app.service.errors import InvalidRequestError, ServiceError
+from app.service.runs import start_run
+from app.store import Store
+from app.store.errors import DuplicateDeliveryError
 
 EVENT_TYPE = "review.requested"
 
 
-class ReviewRequestData(BaseModel):
-    """What to diagnose. The limits mirror POST /v1/runs, which validates the run again."""
-
-    model_config = ConfigDict(extra="forbid")
+class ReviewRequestData(RunOptions):
+    """What to diagnose: the run options of POST /v1/runs, with the suite named by id or name."""
 
     model: str = Field(min_length=1, description="A model_name from the operator's model list")
     suite_id: str | None = Field(default=None, description="A suite stored with POST /v1/suites")
     suite_name: str | None = Field(
         default=None, min_length=1, description="Or its name: the newest suite of that name"
     )
-    candidate_prompt: str | None = Field(default=None, min_length=1)
-    samples: int = Field(default=1, ge=1, le=20)
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     callback_url: str | None = Field(
-        default=None, max_length=2048, description="Where the signed verdict is POSTed"
+        default=None, max_length=MAX_URL_LENGTH, description="Where the signed verdict is POSTed"
     )
     metadata: dict[str, Any] | None = Field(
         default=None, description="Stored with the run and echoed in the callback"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return refuse_nul(data)
 
     @field_validator("metadata")
     @classmethod
@@ -73,7 +68,7 @@ class ReviewRequested(BaseModel):
     data: ReviewRequestData
 
 
-class PayloadError(ValueError):
+class PayloadError(ServiceError, ValueError):
     """A well-signed delivery whose body cannot be served: 400 (not JSON) or 422 (invalid)."""
 
     def __init__(self, status: int, errors: list[dict[str, str]]) -> None:
@@ -115,7 +110,7 @@ async def accept_review(
     slices: int = 1,
 ) -> tuple[str, bool]:
     """(run id, whether this delivery started it). Raises PayloadError or InvalidRequestError."""
-    existing = await run_for_delivery(store, delivery.delivery_id)
+    existing = await store.run_for_delivery(delivery.delivery_id)
     if existing is not None:
         return existing, False
     review = parse_review(body)
@@ -128,21 +123,18 @@ async def accept_review(
                 f"no suite named {review.suite_name!r}; store it with POST /v1/suites first",
             )
         suite_id = suite.id
-    try:
-        request = RunRequest(
-            suite_id=suite_id, **review.model_dump(exclude={"suite_id", "suite_name"})
-        )
-    except ValidationError as exc:
-        raise PayloadError(422, _located(exc, "data")) from None
+    command = StartRun.model_validate(
+        {"suite_id": suite_id, **review.model_dump(exclude={"suite_id", "suite_name"})}
+    )
     try:
         run = await start_run(
-            store, catalog, request, slices, callbacks=callbacks, delivery=delivery
+            store, catalog, command, slices, callbacks=callbacks, delivery=delivery
         )
     except InvalidRequestError as exc:
         raise InvalidRequestError(f"data.{exc.loc}", exc.msg) from None
-    except IntegrityError:
+    except DuplicateDeliveryError:
         # A concurrent duplicate stored the same delivery id first: its run is the answer.
-        existing = await run_for_delivery(store, delivery.delivery_id)
+        existing = await store.run_for_delivery(delivery.delivery_id)
         if existing is None:
             raise
         return existing, False

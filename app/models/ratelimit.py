@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from app.models.base import ModelLimits
+
 
 class Stopped(Exception):
     """The run stopped (cancel, budget, shutdown) while a call waited for a slot."""
@@ -122,11 +124,9 @@ class LimiterRegistry:
     def _part(self, value: int | None) -> int | None:
         return max(1, value // self.share) if value else None
 
-    def get(
-        self, name: str, parallel: int | None, rpm: int | None, tpm: int | None
-    ) -> ModelLimiter:
+    def get(self, name: str, limits: ModelLimits) -> ModelLimiter:
         if name not in self._limiters:
             self._limiters[name] = ModelLimiter(
-                self._part(parallel), self._part(rpm), self._part(tpm)
+                self._part(limits.parallel), self._part(limits.rpm), self._part(limits.tpm)
             )
         return self._limiters[name]

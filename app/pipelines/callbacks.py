@@ -22,21 +22,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from app.api.schemas import AttemptOut, DeliveryList, DeliveryOut
-from app.services import NotFoundError
+from app.pipelines.signing import WebhookSecret, parse_secrets, signature_headers
+from app.pipelines.ssrf import CallbackBlockedError, CallbackPolicy, GuardedTransport
 from app.settings import Settings
-from app.ssrf import CallbackBlockedError, CallbackPolicy, GuardedTransport
-from app.store.outbox import (
-    Attempt,
-    callbacks_for_run,
-    claim_due,
-    record_attempt,
-    release,
-    retry_callback,
-)
-from app.store.store import Store
-from app.store.tables import CallbackAttemptRow, CallbackRow
-from app.webhooks import WebhookSecret, parse_secrets, signature_headers
+from app.store import Store
+from app.store.records import AttemptRecord, CallbackRecord
 
 log = logging.getLogger("rung.callbacks")
 
@@ -98,7 +88,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def event_body(callback: CallbackRow, public_url: str) -> bytes:
+def event_body(callback: CallbackRecord, public_url: str) -> bytes:
     payload = dict(callback.payload)
     finished_at = payload.pop("finished_at", None)
     data = {**payload, "run_url": f"{public_url.rstrip('/')}/v1/runs/{callback.run_id}"}
@@ -118,12 +108,12 @@ async def _excerpt(response: httpx.Response) -> str:
 
 async def attempt(
     client: httpx.AsyncClient,
-    callback: CallbackRow,
+    callback: CallbackRecord,
     secrets: Sequence[WebhookSecret],
     public_url: str,
     timeout_seconds: float,
     clock: Clock = time.time,
-) -> tuple[Attempt, float | None]:
+) -> tuple[AttemptRecord, float | None]:
     """Send once. Returns the attempt as logged and the receiver's Retry-After, if any."""
     body = event_body(callback, public_url)
     headers = {
@@ -136,9 +126,9 @@ async def attempt(
 
     def done(
         outcome: str, code: int | None = None, error: str | None = None, reply: str | None = None
-    ) -> Attempt:
+    ) -> AttemptRecord:
         latency = round((time.monotonic() - started) * 1000, 1)
-        return Attempt(started_at, outcome, code, latency, error, reply)
+        return AttemptRecord(started_at, outcome, code, latency, error, reply)
 
     try:
         async with client.stream(
@@ -166,7 +156,7 @@ async def attempt(
 async def deliver_one(
     store: Store,
     client: httpx.AsyncClient,
-    callback: CallbackRow,
+    callback: CallbackRecord,
     owner: str,
     settings: Settings,
     secrets: Sequence[WebhookSecret],
@@ -178,11 +168,13 @@ async def deliver_one(
             client, callback, secrets, settings.public_url, settings.callback_timeout_seconds, clock
         )
     except asyncio.CancelledError:
-        await asyncio.shield(release(store, callback.id, owner))
+        await asyncio.shield(store.release_callback(callback.id, owner))
         raise
     except Exception as exc:  # a bug must not kill the loop; the attempt is logged and retried
         log.exception("callback %s: attempt crashed", callback.id)
-        result = Attempt(datetime.now(UTC), "retry", None, 0.0, f"internal error: {exc!r}", None)
+        result = AttemptRecord(
+            datetime.now(UTC), "retry", None, 0.0, f"internal error: {exc!r}", None
+        )
         retry_after = None
     failures = callback.failures
     next_at = result.attempted_at
@@ -197,7 +189,7 @@ async def deliver_one(
         else:
             status = "pending"
             next_at = result.attempted_at + timedelta(seconds=delay)
-    await record_attempt(store, callback.id, owner, result, status, failures, next_at)
+    await store.record_attempt(callback.id, owner, result, status, failures, next_at)
     log.info(
         "callback %s for run %s: %s (%s)",
         callback.id,
@@ -230,7 +222,7 @@ async def deliver_due(
     clock: Clock = time.time,
 ) -> int:
     """Claim what is due and attempt it; returns how many callbacks were attempted."""
-    claimed = await claim_due(store, owner, lease_for(settings), BATCH)
+    claimed = await store.claim_due(owner, lease_for(settings), BATCH)
     await asyncio.gather(
         *(deliver_one(store, client, c, owner, settings, secrets, clock) for c in claimed)
     )
@@ -251,53 +243,3 @@ async def deliver_forever(settings: Settings, store: Store, owner: str) -> None:
             except Exception:  # e.g. the database is briefly locked: try again shortly
                 log.exception("callback delivery loop")
             await asyncio.sleep(settings.poll_seconds)
-
-
-# --- the delivery log (read by the API) ------------------------------------------------------
-
-
-class DeliveryStateError(ValueError):
-    """Only dead or blocked deliveries can be sent again."""
-
-
-def _view(callback: CallbackRow, attempts: Sequence[CallbackAttemptRow]) -> DeliveryOut:
-    return DeliveryOut(
-        id=callback.id,
-        run_id=callback.run_id,
-        url=callback.url,
-        status=callback.status,
-        next_attempt_at=callback.next_attempt_at if callback.status == "pending" else None,
-        created_at=callback.created_at,
-        delivered_at=callback.delivered_at,
-        attempts=[
-            AttemptOut(
-                attempted_at=a.attempted_at,
-                outcome=a.outcome,
-                status_code=a.status_code,
-                latency_ms=a.latency_ms,
-                error=a.error,
-                response=a.response,
-            )
-            for a in attempts
-        ],
-    )
-
-
-async def delivery_log(store: Store, run_id: str) -> DeliveryList:
-    if await store.get_run(run_id) is None:
-        raise NotFoundError(f"no run with id {run_id!r}")
-    return DeliveryList(items=[_view(c, a) for c, a in await callbacks_for_run(store, run_id)])
-
-
-async def retry_delivery(store: Store, callback_id: str) -> DeliveryOut:
-    row, queued = await retry_callback(store, callback_id)
-    if row is None:
-        raise NotFoundError(f"no delivery with id {callback_id!r}")
-    if not queued:
-        raise DeliveryStateError(
-            f"delivery {callback_id!r} is {row.status}; only dead or blocked ones can be retried"
-        )
-    for callback, attempts in await callbacks_for_run(store, row.run_id):
-        if callback.id == callback_id:
-            return _view(callback, attempts)
-    raise NotFoundError(f"no delivery with id {callback_id!r}")

@@ -10,7 +10,11 @@ That makes it an honest, predictable subject for the facts-in-context test.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from app.models.base import CallResult, Completion, ModelLimits
 
 DONT_KNOW = "I don't know."
 
@@ -123,7 +127,7 @@ def _content_words(text: str) -> set[str]:
     return {w.rstrip("s") if len(w) > 3 else w for w in words if w not in _STOPWORDS}
 
 
-def extract_facts(messages: Sequence[dict[str, str]]) -> tuple[list[str], str]:
+def extract_facts(messages: Sequence[Mapping[str, str]]) -> tuple[list[str], str]:
     """Split the conversation into the facts it carries and the question it asks."""
     facts: list[str] = []
     question_lines: list[str] = []
@@ -141,7 +145,7 @@ def extract_facts(messages: Sequence[dict[str, str]]) -> tuple[list[str], str]:
     return facts, "\n".join(question_lines)
 
 
-def read(messages: Sequence[dict[str, str]]) -> str:
+def read(messages: Sequence[Mapping[str, str]]) -> str:
     """Answer with the best-matching fact, or admit ignorance."""
     facts, question = extract_facts(messages)
     wanted = _content_words(question)
@@ -151,3 +155,37 @@ def read(messages: Sequence[dict[str, str]]) -> str:
         if score > best_score:
             best, best_score = fact, score
     return best if best is not None else DONT_KNOW
+
+
+class ReaderModel:
+    """`builtin/reader` behind the model seam, in-process: no provider, no litellm, instant."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def provider_model(self) -> str:
+        return self._name
+
+    @property
+    def limits(self) -> ModelLimits:
+        return ModelLimits()
+
+    def identity(self) -> dict[str, Any]:
+        return {"model": self._name}
+
+    async def complete(self, call: Completion) -> CallResult:
+        started = time.perf_counter()
+        answer = read(call.messages)
+        prompt_words = sum(len(str(m.get("content", "")).split()) for m in call.messages)
+        return CallResult(
+            text=answer,
+            prompt_tokens=prompt_words,
+            completion_tokens=len(answer.split()),
+            cost_usd=0.0,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )

@@ -31,6 +31,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from app.pipelines.errors import PipelineError
+
 TOLERANCE_SECONDS = 5 * 60
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 MAX_SIGNATURES = 20  # entries in one header; rotation needs two or three, not hundreds
@@ -42,11 +44,11 @@ _DELIVERY_ID = re.compile(r"[\x21-\x7e]{1,200}")  # visible ASCII, no spaces
 _GITHUB_SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 
 
-class SignatureError(ValueError):
+class SignatureError(PipelineError, ValueError):
     """Why a delivery is not accepted as signed by us; safe to show to the sender."""
 
 
-class SecretFormatError(ValueError):
+class SecretFormatError(PipelineError, ValueError):
     """A configured secret is not a usable `whsec_` secret (the message never contains it)."""
 
 

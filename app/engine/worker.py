@@ -18,15 +18,14 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from app import llm
-from app.callbacks import deliver_forever
-from app.conclusion import conclude
-from app.llm import ModelCatalog
-from app.ratelimit import LimiterRegistry
-from app.runner import Runner
+from app.bootstrap import Rung
+from app.engine.conclusion import conclude
+from app.engine.runner import Runner
+from app.models.ratelimit import LimiterRegistry
+from app.pipelines.callbacks import deliver_forever
 from app.settings import Settings
-from app.store.slices import Claim, claim_slice, release_slice, renew_slice, unconcluded_runs
-from app.store.store import Store
+from app.store import Store
+from app.store.slices import Claim
 
 log = logging.getLogger("rung.worker")
 
@@ -34,7 +33,7 @@ log = logging.getLogger("rung.worker")
 async def _keep_lease(store: Store, claim: Claim, owner: str, lease: float) -> None:
     while True:
         await asyncio.sleep(lease / 3)
-        if not await renew_slice(store, claim, owner, lease):
+        if not await store.renew_slice(claim, owner, lease):
             log.warning("lost the lease on run %s slice %d", claim.run_id, claim.slice)
             return
 
@@ -47,7 +46,7 @@ async def drive(runner: Runner, store: Store, claim: Claim, owner: str, lease: f
     except asyncio.CancelledError:
         # Shutting down: in-flight calls are abandoned, stored calls are kept, and the slice is
         # released so the next process resumes it without waiting for the lease to lapse.
-        await asyncio.shield(release_slice(store, claim, owner))
+        await asyncio.shield(store.release_slice(claim, owner))
         raise
     except Exception as exc:  # a bug must fail the run visibly, not leave it running forever
         log.exception("run %s crashed", claim.run_id)
@@ -60,20 +59,15 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-async def work(settings: Settings, stop: asyncio.Event, processes: int = 1) -> None:
-    """Claim and advance slices of runs, several at a time, until `stop` is set."""
+async def work(rung: Rung, stop: asyncio.Event, processes: int = 1) -> None:
+    """Claim and advance slices of service runs, several at a time, until `stop` is set."""
+    settings = rung.settings
+    store = rung.store
     owner = new_owner()
-    store = await Store.open(settings.database_url)
-    runner = Runner(
-        store,
-        ModelCatalog.from_file(settings.models_file),
-        default_concurrency=settings.default_concurrency,
-        timeout=settings.call_timeout_seconds,
-        limiters=LimiterRegistry(share=processes),
-    )
+    runner = rung.runner(LimiterRegistry(share=processes))
     parent = multiprocessing.parent_process()  # None when not started by `rung serve`
     active: dict[Claim, asyncio.Task[None]] = {}
-    # Verdict callbacks go out from the outbox, beside the runs (app/callbacks.py).
+    # Verdict callbacks go out from the outbox, beside the runs (app/pipelines/callbacks.py).
     delivery = asyncio.create_task(deliver_forever(settings, store, owner))
     try:
         while not stop.is_set():
@@ -83,8 +77,8 @@ async def work(settings: Settings, stop: asyncio.Event, processes: int = 1) -> N
                 del active[done]
             if len(active) < settings.slices_per_worker:
                 held = Counter(claim.run_id for claim in active)
-                claim = await claim_slice(
-                    store, owner, settings.lease_seconds, held=held, processes=processes
+                claim = await store.claim_slice(
+                    owner, settings.lease_seconds, held=held, processes=processes
                 )
                 if claim is not None:
                     log.info("advancing run %s slice %d/%d", claim.run_id, claim.slice + 1,
@@ -93,7 +87,7 @@ async def work(settings: Settings, stop: asyncio.Event, processes: int = 1) -> N
                         drive(runner, store, claim, owner, settings.lease_seconds)
                     )
                     continue
-            for run_id in await unconcluded_runs(store):
+            for run_id in await store.unconcluded_runs():
                 await conclude(store, run_id)  # its last worker died between slice and verdict
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.poll_seconds)
@@ -103,18 +97,37 @@ async def work(settings: Settings, stop: asyncio.Event, processes: int = 1) -> N
         for task in active.values():
             task.cancel()
         await asyncio.gather(*active.values(), return_exceptions=True)
-        await store.close()
 
 
-async def run_to_end(runner: Runner, store: Store, run_id: str, lease: float) -> None:
-    """Drive every slice of one run in this process (the CLI's way, no server needed)."""
+async def run_to_end(rung: Rung, run_id: str, executor: str = "service") -> str:
+    """Drive every slice of one run in this process (the CLI's way, no server needed).
+
+    Slices still leased by a process that died are taken over once their lease lapses.
+    """
     owner = new_owner()
-    tasks = []
-    while (claim := await claim_slice(store, owner, lease, run_id=run_id)) is not None:
-        tasks.append(asyncio.create_task(drive(runner, store, claim, owner, lease)))
-    await asyncio.gather(*tasks)
-    if not tasks:
-        await conclude(store, run_id)
+    lease = rung.settings.lease_seconds
+    runner = rung.runner()
+    store = rung.store
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        while (run := await store.get_run(run_id)) is not None and not run.finished:
+            claim = await store.claim_slice(owner, lease, run_id=run_id, executor=executor)
+            if claim is not None:
+                tasks.append(asyncio.create_task(drive(runner, store, claim, owner, lease)))
+            elif tasks:
+                await asyncio.gather(*tasks)
+                tasks.clear()
+            elif run.cancel_requested:
+                await conclude(store, run_id, "cancelled")  # cancelled while nobody ran it
+            elif await store.pending_slices(run_id) == 0:
+                await conclude(store, run_id)  # its last slice ended before the verdict
+            else:
+                await asyncio.sleep(rung.settings.poll_seconds)  # wait out a lapsing lease
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return await store.run_status(run_id)
 
 
 def main(settings_values: dict[str, Any], processes: int = 1) -> None:
@@ -123,16 +136,23 @@ def main(settings_values: dict[str, Any], processes: int = 1) -> None:
         level=logging.INFO, format="%(asctime)s worker[%(process)d] %(levelname)s %(message)s"
     )
     settings = Settings.model_validate(settings_values)
-    # A worker exists to call models: pay litellm's import before claiming work, so the first
-    # run does not wait seconds for it (and the API process never imports it at all).
-    llm.prepare()
-    log.info("worker ready")
 
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await work(settings, stop, processes)
+        rung = await Rung.open(settings)
+        if rung.models.needs_litellm:
+            # A worker exists to call models: pay litellm's import before claiming work, so the
+            # first run does not wait seconds for it (the API process never imports it at all).
+            from app.models.litellm_client import prepare
+
+            prepare()
+        log.info("worker ready")
+        try:
+            await work(rung, stop, processes)
+        finally:
+            await rung.close()
 
     asyncio.run(run())

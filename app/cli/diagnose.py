@@ -1,0 +1,225 @@
+"""`rung diagnose`, `rung demo` and `rung resume`: the same engine as the service, in-process.
+
+Runs made here belong to the CLI (executor "cli"): a server on the same database lists them but
+never executes them, since it may not know their models. Ctrl-C stops a run cleanly; `rung
+resume RUN_ID` finishes it without repeating a stored call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from app.bootstrap import Rung, load_catalog, load_settings
+from app.cli.output import console, err_console, print_problems, print_verdict, show_progress
+from app.cli.suites import INVALID
+from app.diagnosis.options import RunOptions
+from app.diagnosis.suite import SuiteError, load_suite_file
+from app.service.errors import InvalidRequestError, NotFoundError
+from app.service.views import RunView
+from app.settings import Settings
+
+FAILED = 1  # the run did not succeed
+INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+DEMO_SUITE = Path("fixtures/demo-suite.yaml")
+
+
+def _help(field: str) -> str:
+    """A flag's help is the option's own description: one text, like one set of limits."""
+    return RunOptions.model_fields[field].description or field
+
+
+def _flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+class Started:
+    """The run id, once known: Ctrl-C can come before or after it."""
+
+    run_id: str | None = None
+
+
+async def _execute(
+    settings: Settings,
+    models_file: Path | None,
+    started: Started,
+    make: Any,
+) -> tuple[RunView, list[dict[str, Any]]]:
+    """Open rung, let `make(rung)` start (or find) the run, drive it to its end here."""
+    from app.engine.worker import run_to_end
+    from app.service import runs
+
+    if models_file is not None:
+        settings = settings.model_copy(update={"models_file": str(models_file)})
+    rung = await Rung.open(settings, load_catalog(settings))
+    try:
+        run: RunView = await make(rung)
+        started.run_id = run.id
+        console.print(f"run {run.id}", markup=False)
+        done = asyncio.Event()
+        progress = asyncio.create_task(
+            show_progress(lambda: runs.get_run(rung.store, run.id), done)
+        )
+        try:
+            await run_to_end(rung, run.id, executor="cli")
+        finally:
+            done.set()
+            await asyncio.gather(progress, return_exceptions=True)
+        view = await runs.get_run(rung.store, run.id)
+        return view, await _evidence(rung, run.id)
+    finally:
+        await rung.close()
+
+
+async def _evidence(rung: Rung, run_id: str) -> list[dict[str, Any]]:
+    from app.service import runs
+
+    cases: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = await runs.case_page(rung.store, run_id, cursor, 500)
+        cases.extend(item.model_dump(mode="json") for item in page.items)
+        if page.next_cursor is None:
+            return cases
+        cursor = page.next_cursor
+
+
+def _drive(models_file: Path | None, make: Any, out: Path | None) -> None:
+    """Run to the end and report; every way out has its exit code and one line of reason."""
+    settings = load_settings()
+    started = Started()
+    try:
+        view, cases = asyncio.run(_execute(settings, models_file, started, make))
+    except KeyboardInterrupt:
+        where = f"run {started.run_id} stopped" if started.run_id else "stopped before the run"
+        resume = f"; finish it with: rung resume {started.run_id}" if started.run_id else ""
+        err_console.print(f"interrupted: {where}{resume}", markup=False)
+        raise typer.Exit(INTERRUPTED) from None
+    except SuiteError as exc:
+        print_problems("the suite is not valid:", exc.errors)
+        raise typer.Exit(INVALID) from None
+    except (InvalidRequestError, NotFoundError) as exc:
+        err_console.print(f"invalid: {exc}", markup=False)
+        raise typer.Exit(INVALID) from None
+    if out is not None:
+        result = {**view.model_dump(mode="json"), "cases": cases}
+        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if view.verdict is not None:
+        print_verdict(view.verdict)
+    if out is not None:
+        console.print(f"Full result with the per-case evidence written to {out}", markup=False)
+    if view.status != "succeeded":
+        err_console.print(f"run {view.status}: {view.error or 'no reason given'}", markup=False)
+        raise typer.Exit(FAILED)
+
+
+def _options(values: dict[str, Any]) -> RunOptions:
+    """Validate the flags as RunOptions; a problem is named by its flag, then exit 2."""
+    try:
+        return RunOptions.model_validate({k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else ""
+            flag = {"injection": "--fact-position/--fact-format"}.get(field, _flag(field))
+            problems.append(f"{flag}: {str(err['msg']).removeprefix('Value error, ')}")
+        print_problems("invalid options:", problems)
+        raise typer.Exit(INVALID) from None
+
+
+def _start(suite_path: Path, model: str, options: RunOptions) -> Any:
+    async def make(rung: Rung) -> RunView:
+        from app.service import runs
+        from app.service.commands import StartRun
+
+        suite = load_suite_file(suite_path)
+        command = StartRun(suite=suite, model=model, **options.model_dump())
+        return await runs.start_run(
+            rung.store, rung.catalog, command, rung.settings.run_slices, executor="cli"
+        )
+
+    return make
+
+
+def diagnose(
+    suite: Annotated[Path, typer.Argument(help="Suite file: .yaml, .json or .jsonl")],
+    model: Annotated[str, typer.Option(help="A model_name from the model list, or builtin/...")],
+    samples: Annotated[int | None, typer.Option(help=_help("samples"))] = None,
+    temperature: Annotated[float | None, typer.Option(help=_help("temperature"))] = None,
+    candidate_prompt: Annotated[str | None, typer.Option(help=_help("candidate_prompt"))] = None,
+    judge_model: Annotated[str | None, typer.Option(help=_help("judge_model"))] = None,
+    max_failure_rate: Annotated[float | None, typer.Option(help=_help("max_failure_rate"))] = None,
+    seed: Annotated[int | None, typer.Option(help=_help("seed"))] = None,
+    max_tokens: Annotated[int | None, typer.Option(help=_help("max_tokens"))] = None,
+    max_concurrency: Annotated[int | None, typer.Option(help=_help("max_concurrency"))] = None,
+    max_cost_usd: Annotated[float | None, typer.Option(help=_help("max_cost_usd"))] = None,
+    fact_position: Annotated[str, typer.Option(help="before_input or system")] = "before_input",
+    fact_format: Annotated[str, typer.Option(help="bullets, numbered or tagged")] = "bullets",
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Force fresh calls")] = False,
+    models_file: Annotated[
+        Path | None, typer.Option(help="The model list [default: RUNG_MODELS_FILE]")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the result and evidence as JSON")] = None,
+) -> None:
+    """Run the facts-in-context test on SUITE. Exit code 1 when the run does not succeed,
+    2 for invalid input, 130 when interrupted."""
+    options = _options(
+        {
+            "samples": samples,
+            "temperature": temperature,
+            "candidate_prompt": candidate_prompt,
+            "judge_model": judge_model,
+            "max_failure_rate": max_failure_rate,
+            "seed": seed,
+            "max_tokens": max_tokens,
+            "max_concurrency": max_concurrency,
+            "max_cost_usd": max_cost_usd,
+            "injection": {"position": fact_position, "format": fact_format},
+            "cache": not no_cache,
+        }
+    )
+    _drive(models_file, _start(suite, model, options), out)
+
+
+def demo(
+    model: Annotated[str, typer.Option(help="The model to diagnose")] = "builtin/reader",
+    out: Annotated[Path, typer.Option(help="Where to write the JSON result")] = Path(
+        "rung-demo-result.json"
+    ),
+) -> None:
+    """Diagnose the demo suite on a built-in model: no server, no network, no provider."""
+    if not DEMO_SUITE.exists():
+        err_console.print(f"{DEMO_SUITE} not found: run this from the rung checkout.", markup=False)
+        raise typer.Exit(INVALID)
+    _drive(None, _start(DEMO_SUITE, model, RunOptions()), out)
+
+
+def resume(
+    run_id: Annotated[str, typer.Argument(help="The id `rung diagnose` printed")],
+    models_file: Annotated[
+        Path | None, typer.Option(help="The model list [default: RUNG_MODELS_FILE]")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the result and evidence as JSON")] = None,
+) -> None:
+    """Finish a run that `rung diagnose` started and Ctrl-C stopped; stored calls are reused."""
+
+    async def make(rung: Rung) -> RunView:
+        from app.service.views import run_view
+
+        run = await rung.store.get_run(run_id)
+        if run is None:
+            raise NotFoundError(f"no run with id {run_id!r} in {rung.settings.database_url}")
+        if run.executor != "cli":
+            raise InvalidRequestError(
+                "run_id", "this run was started through the service; its workers finish it"
+            )
+        if run.finished:
+            err_console.print(f"run {run_id} has already ended ({run.status})", markup=False)
+        return run_view(run)
+
+    _drive(models_file, make, out)

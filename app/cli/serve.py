@@ -1,0 +1,71 @@
+"""`rung serve`: the REST API plus worker processes that execute runs."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from typing import Annotated
+
+import typer
+
+from app.bootstrap import load_catalog, load_settings
+from app.cli.output import err_console
+
+
+def default_workers() -> int:
+    """One worker process per CPU: model calls cost CPU in the client, so one process per
+    core is what keeps the cores busy."""
+    return max(1, os.cpu_count() or 1)
+
+
+def serve(
+    host: Annotated[
+        str | None,
+        typer.Option(help="Interface to bind [default: 0.0.0.0 with API keys, else 127.0.0.1]"),
+    ] = None,
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Run-engine worker processes [default: the number of CPUs]", min=1),
+    ] = None,
+) -> None:
+    """Run the service: the REST API plus worker processes that execute runs."""
+    import uvicorn
+
+    from app.engine import worker
+    from app.main import create_app
+
+    settings = load_settings()
+    load_catalog(settings)  # a broken model list is one line and exit 2, before anything starts
+    workers = workers or settings.workers or default_workers()
+    if host is None:
+        # An open API (no keys) stays on loopback unless the operator says otherwise.
+        host = "0.0.0.0" if settings.api_keys else "127.0.0.1"  # noqa: S104
+    if not settings.api_keys:
+        err_console.print(
+            "[yellow]warning:[/] RUNG_API_KEYS is not set: the API is open to anyone who can "
+            f"reach {host}:{port}."
+        )
+    spawn = multiprocessing.get_context("spawn")
+    procs = [
+        spawn.Process(target=worker.main, args=(settings.model_dump(), workers), daemon=False)
+        for _ in range(workers)
+    ]
+
+    def stop_workers() -> None:
+        for proc in procs:
+            proc.terminate()  # SIGTERM: a worker releases its slices for the next start
+        for proc in procs:
+            proc.join(timeout=15)
+            if proc.is_alive():
+                proc.kill()
+
+    for proc in procs:
+        proc.start()
+    # The app's shutdown stops the workers: uvicorn re-raises the signal it caught once it
+    # has shut down, so code after uvicorn.run() would never run on SIGTERM.
+    app = create_app(settings, on_shutdown=stop_workers)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        stop_workers()

@@ -1,0 +1,106 @@
+"""Ending a run: read what it stored once, decide its end (a pure step), write it once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from app.diagnosis.summary import explain
+from app.diagnosis.usage import ArmUsage, RunVerdict, Sampling, total_usage
+from app.diagnosis.verdict import CaseOutcome, build_verdict
+from app.store import Store
+from app.store.records import CaseResultRecord, RunRecord
+
+# Why the run is ending: every slice finished, a cancel request, the budget, a dead endpoint.
+StopReason = Literal["finished", "cancelled", "budget", "dead_endpoint"]
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    """Everything the end of a run is decided from, read in one go."""
+
+    run: RunRecord
+    results: list[CaseResultRecord]
+    usage: Mapping[str, ArmUsage]
+    spent_usd: float
+
+
+@dataclass(frozen=True)
+class Ending:
+    status: Literal["succeeded", "failed", "cancelled"]
+    verdict: RunVerdict | None
+    error: str | None
+    cancel_reason: Literal["request", "budget"] | None = None
+
+
+def run_verdict(snapshot: RunSnapshot, partial: bool) -> RunVerdict:
+    """The verdict over the stored case results, with usage and sampling figures."""
+    options = snapshot.run.options
+    outcomes = [
+        CaseOutcome(
+            case_id=r.case_id,
+            label=r.label,  # type: ignore[arg-type]
+            facts_cover_answer=r.facts_cover_answer,
+            prompt_fix_passed=r.prompt_fix_passed,
+            control_passed=r.control_passed,
+        )
+        for r in snapshot.results
+    ]
+    verdict = build_verdict(
+        outcomes, options.max_failure_rate, prompt_fix_ran=bool(options.candidate_prompt)
+    )
+    verdict.partial = partial
+    verdict.summary = explain(verdict)
+    main_calls = sum(
+        snapshot.usage[arm].calls for arm in ("closed_book", "open_book") if arm in snapshot.usage
+    )
+    return RunVerdict(
+        **verdict.model_dump(),
+        usage=total_usage(snapshot.usage),
+        sampling=Sampling(
+            samples=options.samples,
+            calls_used=main_calls,
+            calls_fixed_design=len(snapshot.results) * 2 * options.samples,
+        ),
+    )
+
+
+def decide(snapshot: RunSnapshot, reason: StopReason, last_error: str = "") -> Ending:
+    """How the run ends, from what it stored and why it stopped."""
+    run = snapshot.run
+    if reason == "dead_endpoint":
+        return Ending("failed", None, f"every call failed; last error: {last_error}")
+    if reason == "budget":
+        error = (
+            f"budget: spent ${snapshot.spent_usd:.4f} of max_cost_usd "
+            f"${run.options.max_cost_usd}; the verdict covers the cases finished before the stop"
+        )
+        return Ending("cancelled", run_verdict(snapshot, partial=True), error, "budget")
+    if reason == "cancelled":
+        verdict = run_verdict(snapshot, partial=True)
+        return Ending("cancelled", verdict, "cancelled by request", "request")
+    if run.calls_done and run.calls_failed == run.calls_done:
+        error = f"every call failed; last error: {last_error or 'see the run cases'}"
+        return Ending("failed", None, error)
+    return Ending("succeeded", run_verdict(snapshot, partial=False), None)
+
+
+async def conclude(
+    store: Store, run_id: str, reason: StopReason = "finished", last_error: str = ""
+) -> str:
+    """Store the run's end, once (a run another process already ended stays as it is)."""
+    run = await store.get_run(run_id)
+    if run is None or run.finished:
+        return run.status if run is not None else "missing"
+    snapshot = RunSnapshot(
+        run=run,
+        results=await store.case_results(run_id),
+        usage=await store.usage(run_id),
+        spent_usd=await store.spent_usd(run_id),
+    )
+    ending = decide(snapshot, reason, last_error)
+    await store.finish_run(
+        run_id, ending.status, ending.verdict, ending.error, ending.cancel_reason
+    )
+    return await store.run_status(run_id)

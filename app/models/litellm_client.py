@@ -1,0 +1,218 @@
+"""Models reached through litellm: the only module that imports it, and only lazily.
+
+litellm costs seconds to import and pulls in hundreds of MB, so the API process, `rung --help`,
+`rung validate` and runs on `builtin/reader` never import it; a worker imports it at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+from app.models.base import CallResult, Completion, ModelLimits
+from app.models.catalog import SCHEDULING_PARAMS, SECRET_PARAMS, ModelEntry
+
+# Set before litellm is imported: otherwise it fetches a cost map at import and reads `.env`.
+OFFLINE_ENVIRONMENT = {
+    "LITELLM_OFFLINE_MODE": "true",
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_MODE": "PRODUCTION",
+    "HF_HUB_OFFLINE": "1",
+    "LITELLM_LOG": "ERROR",
+    "DISABLE_AIOHTTP_TRANSPORT": "False",
+}
+
+_litellm_module: Any = None
+
+
+def prepare() -> None:
+    """Import and configure litellm now (seconds of CPU), not on a run's first call."""
+    _litellm()
+
+
+def _litellm() -> Any:
+    """Import litellm once, offline and quiet."""
+    global _litellm_module
+    if _litellm_module is None:
+        for key, value in OFFLINE_ENVIRONMENT.items():
+            os.environ[key] = value
+        import litellm
+
+        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        litellm.telemetry = False
+        litellm.suppress_debug_info = True
+        litellm.drop_params = True
+        litellm.num_retries = 0  # our retry layer is the only one
+        _litellm_module = litellm
+    return _litellm_module
+
+
+def _resolve_env_refs(params: Mapping[str, Any]) -> dict[str, Any]:
+    """`os.environ/NAME` values (litellm's proxy convention) read at call time, in the worker."""
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, str) and value.startswith("os.environ/"):
+            value = os.environ.get(value.removeprefix("os.environ/"), "")
+        out[key] = value
+    return out
+
+
+def secrets_of(entry: ModelEntry) -> list[str]:
+    params = _resolve_env_refs(entry.litellm_params)
+    return [str(params[k]) for k in SECRET_PARAMS if params.get(k)]
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    for headers in (
+        getattr(getattr(exc, "response", None), "headers", None),
+        getattr(exc, "litellm_response_headers", None),
+        getattr(exc, "headers", None),
+    ):
+        if headers is None:
+            continue
+        try:
+            value = headers.get("retry-after") or headers.get("Retry-After")
+        except AttributeError:
+            continue
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            return None
+    return None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """429, 5xx, timeouts and dropped connections are the provider's fault; retry them.
+
+    400/401/403/404 and context-length errors would fail the same way again.
+    """
+    litellm = _litellm()
+    if isinstance(exc, litellm.ContextWindowExceededError | litellm.BadRequestError):
+        return False
+    if isinstance(exc, litellm.Timeout | litellm.APIConnectionError | asyncio.TimeoutError):
+        return True
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and (status == 429 or status >= 500)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Exponential backoff with full jitter; a Retry-After from the server is a floor."""
+        backoff = random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+        return min(self.max_delay, max(backoff, retry_after or 0.0))
+
+
+def call_params(entry: ModelEntry, call: Completion) -> dict[str, Any]:
+    """The entry's parameters with the run's on top: the run wins, the entry fills the gaps.
+
+    A `max_tokens` or `temperature` in the model list is a default for runs that leave it
+    unset; passing both would give litellm the same keyword twice.
+    """
+    params = _resolve_env_refs(entry.litellm_params)
+    for key in SCHEDULING_PARAMS:
+        params.pop(key, None)
+    params["temperature"] = call.temperature
+    for key, value in (("seed", call.seed), ("max_tokens", call.max_tokens)):
+        if value is not None:
+            params[key] = value
+    return params
+
+
+class LiteLLMModel:
+    """A model-list entry reached through litellm, behind the one retry layer."""
+
+    def __init__(self, entry: ModelEntry, policy: RetryPolicy | None = None) -> None:
+        self.entry = entry
+        self.policy = policy or RetryPolicy()
+        self._secrets = secrets_of(entry)
+
+    @property
+    def name(self) -> str:
+        return self.entry.model_name
+
+    @property
+    def provider_model(self) -> str:
+        return self.entry.provider_model
+
+    @property
+    def limits(self) -> ModelLimits:
+        return self.entry.limits
+
+    def identity(self) -> dict[str, Any]:
+        return self.entry.identity()
+
+    async def complete(self, call: Completion) -> CallResult:
+        """One model call through the single retry layer. Never raises for provider faults."""
+        litellm = _litellm()
+        params = call_params(self.entry, call)
+        policy = self.policy
+        started = time.perf_counter()
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(is_retryable),
+            stop=stop_after_attempt(policy.attempts),
+            wait=lambda state: policy.delay(
+                state.attempt_number - 1,
+                _retry_after(state.outcome.exception()) if state.outcome else None,
+            ),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    response = await litellm.acompletion(
+                        **params,
+                        messages=list(call.messages),
+                        timeout=call.timeout,
+                        num_retries=0,  # litellm's own retries: off
+                        max_retries=0,  # the openai SDK's: off
+                    )
+        except Exception as exc:  # provider errors arrive as many litellm classes
+            return CallResult(
+                text=None,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                error_class=type(exc).__name__,
+                error_message=redact(str(exc), self._secrets)[:500],
+                attempts=retrying.statistics.get("attempt_number", 1),
+            )
+        usage = getattr(response, "usage", None)
+        return CallResult(
+            text=str(response.choices[0].message.content or ""),
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            cost_usd=_cost(response),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            attempts=retrying.statistics.get("attempt_number", 1),
+        )
+
+
+def _cost(response: Any) -> float | None:
+    """The cost litellm already worked out from its local cost map for this response.
+
+    Asking `completion_cost` again would price every call twice; an unknown model is None.
+    """
+    hidden = getattr(response, "_hidden_params", None) or {}
+    cost = hidden.get("response_cost")
+    return float(cost) if isinstance(cost, int | float) else None

@@ -1,0 +1,239 @@
+"""What a user can do with runs: start one, price one, watch it, read its evidence, cancel it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from app.diagnosis.grading import judge_nodes
+from app.diagnosis.options import RunOptions
+from app.diagnosis.plan import Estimator, RunEstimate, planned_calls
+from app.diagnosis.suite import Case, Suite
+from app.models.catalog import ModelCatalog, UnknownModelError
+from app.models.pricing import token_prices
+from app.pipelines.signing import VerifiedDelivery
+from app.pipelines.ssrf import CallbackPolicy, CallbackRefusedError
+from app.service.commands import StartRun
+from app.service.errors import InvalidRequestError, NotFoundError
+from app.service.views import (
+    ArmDetail,
+    CasePage,
+    CaseView,
+    RunPage,
+    RunView,
+    run_view,
+)
+from app.store import Store
+from app.store.records import TERMINAL, RunRecord, SuiteRecord
+from app.store.runs import NewRun, RunFilter
+
+
+def check_models(catalog: ModelCatalog, model: str, options: RunOptions) -> None:
+    for field, name in (("model", model), ("judge_model", options.judge_model)):
+        if name is not None:
+            try:
+                catalog.resolve(name)
+            except UnknownModelError as exc:
+                raise InvalidRequestError(field, str(exc)) from None
+    if options.max_cost_usd is not None:
+        entry = catalog.resolve(model)
+        if token_prices(entry.provider_model) is None:
+            raise InvalidRequestError(
+                "max_cost_usd",
+                f"model {model!r} has no known price, so a budget cannot be enforced",
+            )
+
+
+async def start_run(
+    store: Store,
+    catalog: ModelCatalog,
+    command: StartRun,
+    slices: int = 1,
+    *,
+    callbacks: CallbackPolicy | None = None,
+    delivery: VerifiedDelivery | None = None,
+    executor: str = "service",
+) -> RunView:
+    """Check everything that can be checked now, store the run queued, and return it.
+
+    `slices`: how many parts worker processes may take on at once (never more than the
+    run's concurrency, which the slices share). `callbacks`: where callbacks may go (needed
+    for a command with a callback_url). `delivery`: the signed webhook delivery that asked
+    for the run, stored with it (a second run for the same delivery id is a
+    DuplicateDeliveryError).
+    `executor`: "cli" for a run only the command line that starts it may execute.
+    """
+    options = command.options()
+    check_models(catalog, command.model, options)
+    if command.callback_url is not None:
+        if callbacks is None:
+            raise InvalidRequestError("callback_url", "callbacks are not available here")
+        try:
+            await callbacks.check_url(command.callback_url)
+        except CallbackRefusedError as exc:
+            raise InvalidRequestError("callback_url", str(exc)) from None
+    if command.suite is not None:
+        judged = None if options.judge_model else await first_judged(inline_cases(command.suite))
+        if judged is not None:
+            raise InvalidRequestError(
+                f"suite.cases[{judged[0]}].expected",
+                "uses a judge grader; name a judge_model for the run",
+            )
+        suite, _ = await store.add_suite(command.suite)
+    else:
+        suite = await stored_suite(store, command.suite_id)
+        judged = None if options.judge_model else await first_judged(store.iter_cases(suite.id))
+        if judged is not None:
+            position, case = judged
+            raise InvalidRequestError(
+                "judge_model",
+                f"case {case.id!r} (cases[{position}]) uses a judge grader; "
+                "name a judge_model for the run",
+            )
+    run = await store.add_run(
+        NewRun(
+            suite_id=suite.id,
+            model=command.model,
+            options=options,
+            calls_planned=planned_calls(suite.case_count, options),
+            slices=max(1, min(slices, options.max_concurrency or slices)),
+            executor=executor,
+            callback_url=command.callback_url,
+            metadata=command.metadata,
+            delivery=(delivery.scheme, delivery.delivery_id) if delivery else None,
+        )
+    )
+    return run_view(run)
+
+
+async def estimate_run(store: Store, catalog: ModelCatalog, command: StartRun) -> RunEstimate:
+    """What a run would cost before anything is spent: calls, tokens and USD (None if unknown)."""
+    options = command.options()
+    check_models(catalog, command.model, options)
+    prices = token_prices(catalog.resolve(command.model).provider_model)
+    if command.suite is not None:
+        system_prompt, cases = command.suite.system_prompt, inline_cases(command.suite)
+    else:
+        suite = await stored_suite(store, command.suite_id)
+        system_prompt, cases = suite.system_prompt, store.iter_cases(suite.id)
+    estimator = Estimator(system_prompt, options, prices)
+    async for _, case in cases:
+        estimator.add(case)
+    return estimator.result()
+
+
+async def inline_cases(suite: Suite) -> AsyncIterator[tuple[int, Case]]:
+    for position, case in enumerate(suite.cases):
+        yield position, case
+
+
+async def stored_suite(store: Store, suite_id: str | None) -> SuiteRecord:
+    suite = await store.get_suite(suite_id or "")
+    if suite is None:
+        raise InvalidRequestError("suite_id", f"no suite with id {suite_id!r}")
+    return suite
+
+
+async def first_judged(cases: AsyncIterator[tuple[int, Case]]) -> tuple[int, Case] | None:
+    """The first case graded by a judge: such a suite needs the run to name a judge_model."""
+    async for position, case in cases:
+        if any(True for _ in judge_nodes(case.expected)):
+            return position, case
+    return None
+
+
+async def run_record(store: Store, run_id: str) -> RunRecord:
+    run = await store.get_run(run_id)
+    if run is None:
+        raise NotFoundError(f"no run with id {run_id!r}")
+    return run
+
+
+async def get_run(store: Store, run_id: str) -> RunView:
+    return run_view(await run_record(store, run_id))
+
+
+async def list_runs(
+    store: Store, limit: int, cursor: str | None, where: RunFilter | None = None
+) -> RunPage:
+    """Runs newest first, a page at a time; `cursor` is the previous page's `next_cursor`."""
+    if cursor is not None and await store.get_run(cursor) is None:
+        raise InvalidRequestError("cursor", "not a cursor returned by this API")
+    runs = await store.list_runs(limit + 1, cursor, where)
+    page = [run_view(r) for r in runs[:limit]]
+    return RunPage(items=page, next_cursor=page[-1].id if len(runs) > limit else None)
+
+
+async def cancel_run(store: Store, run_id: str) -> RunView:
+    run = await store.request_cancel(run_id)
+    if run is None:
+        raise NotFoundError(f"no run with id {run_id!r}")
+    return run_view(run)
+
+
+async def progress_events(
+    store: Store, run_id: str, interval: float = 0.25
+) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """Progress snapshots as they change, ending with the run's final state."""
+    last: dict[str, Any] | None = None
+    while True:
+        view = await get_run(store, run_id)
+        snapshot = {"status": view.status, **view.progress.model_dump()}
+        if snapshot != last:
+            yield "progress", snapshot
+            last = snapshot
+        if view.status in TERMINAL:
+            yield "end", {"status": view.status, "error": view.error}
+            return
+        await asyncio.sleep(interval)
+
+
+def _decode_cursor(cursor: str | None) -> int:
+    if cursor is None:
+        return -1
+    try:
+        value = int(cursor)
+    except ValueError:
+        raise InvalidRequestError("cursor", "not a cursor returned by this API") from None
+    if not 0 <= value < 2**63:
+        raise InvalidRequestError("cursor", "not a cursor returned by this API")
+    return value
+
+
+async def case_page(
+    store: Store, run_id: str, cursor: str | None, limit: int, label: str | None = None
+) -> CasePage:
+    """A page of per-case evidence: the label and each arm's answers, grades and errors."""
+    await run_record(store, run_id)
+    after = _decode_cursor(cursor)
+    rows = await store.case_results(run_id, after=after, limit=limit + 1, label=label)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    calls = await store.calls_for_cases(run_id, [r.case_id for r in rows])
+    arms: dict[str, dict[str, ArmDetail]] = {r.case_id: {} for r in rows}
+    for call in calls:
+        if call.arm.startswith("judge:") or call.case_id not in arms:
+            continue
+        detail = arms[call.case_id].setdefault(
+            call.arm, ArmDetail(passes=0, samples=0, answers=[], grades=[], errors=[])
+        )
+        detail.answers.append(call.answer)
+        detail.grades.append(call.grade)
+        detail.errors.append(
+            f"{call.error_class}: {call.error_message}" if call.error_class else None
+        )
+        if call.grade and call.grade.get("kind") != "unscored":
+            detail.samples += 1
+            detail.passes += int(bool(call.grade.get("passed")))
+    items = [
+        CaseView(
+            case_id=r.case_id,
+            label=r.label,
+            confidence=r.confidence,
+            facts_cover_answer=r.facts_cover_answer,
+            arms=arms[r.case_id],
+        )
+        for r in rows
+    ]
+    return CasePage(items=items, next_cursor=str(rows[-1].position) if more and rows else None)
