@@ -143,11 +143,11 @@ def test_validate(tmp_path: Path) -> None:
     not_yaml = tmp_path / "garbage.yaml"
     not_yaml.write_text("name: [unclosed\n", encoding="utf-8")
     garbage = rung(tmp_path, "validate", str(not_yaml))
-    assert garbage.returncode == 1
+    assert garbage.returncode == 2
     assert "Traceback" not in garbage.stdout + garbage.stderr
 
     missing = rung(tmp_path, "validate", str(tmp_path / "nope.yaml"))
-    assert missing.returncode == 1
+    assert missing.returncode == 2
     assert "Traceback" not in missing.stdout + missing.stderr
 
 
