@@ -218,7 +218,7 @@ def test_invalid_regex_is_rejected_at_validation() -> None:
     assert rejected({"type": "regex", "pattern": "[a-"}) == [
         (
             ("regex", "pattern"),
-            "Value error, invalid regular expression: unterminated character set at position 0",
+            "Value error, invalid regular expression: unterminated character set at position 3",
         )
     ]
 

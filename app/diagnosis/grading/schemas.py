@@ -1,0 +1,104 @@
+"""JSON answers and JSON Schemas: parse an answer, check a schema up front, validate safely.
+
+A schema is checked when the suite is validated, not when the first answer arrives: against the
+metaschema, every `$ref` must resolve inside the schema (nothing is fetched), and every
+`pattern` must compile. At grading time patterns run under the time limit of `patterns`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
+
+from app.diagnosis.grading import patterns
+
+_FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n(.*?)```", re.DOTALL)
+
+
+def parse_json_answer(answer: str) -> tuple[bool, Any]:
+    """The whole answer as JSON, or the contents of a fenced code block."""
+    candidates = [answer.strip()] + [m.group(1).strip() for m in _FENCE.finditer(answer)]
+    for candidate in candidates:
+        try:
+            return True, json.loads(candidate)
+        except ValueError:
+            continue
+    return False, None
+
+
+def _root(schema: dict[str, Any]) -> tuple[Resource[Any], Registry[Any]]:
+    resource: Resource[Any] = Resource.from_contents(schema, default_specification=DRAFT202012)
+    registry: Registry[Any] = Registry().with_resource(uri=resource.id() or "", resource=resource)
+    return resource, registry.crawl()
+
+
+def _walk(resource: Resource[Any], resolver: Any) -> Iterator[str]:
+    """A problem for every $ref that does not resolve and every pattern that does not compile,
+    each looked up from the base URI of the subschema it is in."""
+    contents = resource.contents
+    if isinstance(contents, dict):
+        for keyword in ("$ref", "$dynamicRef"):
+            ref = contents.get(keyword)
+            if isinstance(ref, str):
+                try:
+                    resolver.lookup(ref)
+                except Unresolvable:
+                    yield f"$ref {ref!r} does not resolve inside the schema (nothing is fetched)"
+        pattern = contents.get("pattern")
+        if isinstance(pattern, str) and (error := patterns.compile_error(pattern)):
+            yield f"pattern {pattern!r} is not a valid regular expression: {error}"
+        for name in contents.get("patternProperties") or {}:
+            if isinstance(name, str) and (error := patterns.compile_error(name)):
+                yield f"patternProperties {name!r} is not a valid regular expression: {error}"
+    for sub in resource.subresources():
+        yield from _walk(sub, resolver.in_subresource(sub))
+
+
+def schema_problem(schema: dict[str, Any]) -> str | None:
+    """Why this schema cannot grade answers, or None."""
+    try:
+        Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return f"invalid JSON Schema: {exc.message}"
+    resource, registry = _root(schema)
+    return next(_walk(resource, registry.resolver(base_uri=resource.id() or "")), None)
+
+
+def _bounded_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    if validator.is_type(instance, "string") and not patterns.search(pattern, instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _bounded_pattern_properties(
+    validator: Any, pattern_properties: dict[str, Any], instance: Any, schema: Any
+) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in pattern_properties.items():
+        for key, value in instance.items():
+            if patterns.search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+_SafeValidator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator,
+    {"pattern": _bounded_pattern, "patternProperties": _bounded_pattern_properties},
+)
+
+
+def first_violation(schema: dict[str, Any], value: Any) -> jsonschema.ValidationError | None:
+    """The most relevant way `value` breaks `schema`, or None. Local references only."""
+    _, registry = _root(schema)
+    validator = _SafeValidator(schema, registry=registry)
+    error: jsonschema.ValidationError | None = jsonschema.exceptions.best_match(
+        validator.iter_errors(value)
+    )
+    return error
