@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -782,3 +783,50 @@ def test_grader_specs_reject_unknown_fields() -> None:
     assert rejected({"type": "exact", "value": "x", "fuzzy": True}) == [
         (("exact", "fuzzy"), "Extra inputs are not permitted")
     ]
+
+
+# --- graders are bounded: a pathological pattern costs a case, never a worker -------------------
+
+
+CATASTROPHIC = "(a|aa)+$"  # exponential backtracking for any backtracking engine
+EVIL_ANSWER = "a" * 60 + "b"
+
+
+def test_the_classic_nested_quantifier_no_longer_stalls() -> None:
+    """`(a+)+$` against "aaaa…ab" ran for ever under `re`; it is now an ordinary miss."""
+    spec = TypeAdapter(Grader).validate_python({"type": "regex", "pattern": "(a+)+$"})
+    started = time.monotonic()
+    result = grade(spec, "a" * 60 + "b")
+    assert time.monotonic() - started < 1
+    assert (result.passed, result.kind) == (False, "format")
+
+
+def test_a_catastrophic_regex_is_unscored_within_the_time_limit() -> None:
+    spec = TypeAdapter(Grader).validate_python({"type": "regex", "pattern": CATASTROPHIC})
+    started = time.monotonic()
+    result = grade(spec, EVIL_ANSWER)
+    assert time.monotonic() - started < 3
+    assert (result.passed, result.kind) == (False, "unscored")
+    assert "catastrophic backtracking" in result.reason
+
+
+def test_a_catastrophic_pattern_inside_a_json_schema_is_unscored_too() -> None:
+    schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": CATASTROPHIC}}}
+    spec = TypeAdapter(Grader).validate_python({"type": "json_schema", "schema": schema})
+    started = time.monotonic()
+    result = grade(spec, json.dumps({"code": EVIL_ANSWER}))
+    assert time.monotonic() - started < 3
+    assert (result.passed, result.kind) == (False, "unscored")
+
+
+def test_json_schema_patterns_still_grade_normal_answers() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"code": {"type": "string", "pattern": "^K[0-9]+$"}},
+        "patternProperties": {"^x-": {"type": "integer"}},
+    }
+    spec = TypeAdapter(Grader).validate_python({"type": "json_schema", "schema": schema})
+    assert grade(spec, '{"code": "K12", "x-n": 3}').passed
+    wrong = grade(spec, '{"code": "Q12"}')
+    assert (wrong.passed, wrong.kind) == (False, "format")
+    assert not grade(spec, '{"code": "K1", "x-n": "three"}').passed

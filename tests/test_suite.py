@@ -784,3 +784,50 @@ def test_suite_model_round_trips_through_json() -> None:
     again = Suite.model_validate_json(suite.model_dump_json(by_alias=True))
 
     assert again == suite
+
+
+# --- graders that could only fail at run time are refused up front -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("schema", "ref"),
+    [
+        ({"$ref": "#/$defs/missing"}, "#/$defs/missing"),
+        ({"properties": {"a": {"$ref": "#/definitions/a"}}}, "#/definitions/a"),
+        ({"$ref": "https://example.com/schema.json"}, "https://example.com/schema.json"),
+    ],
+)
+def test_a_json_schema_whose_ref_does_not_resolve_is_refused(
+    schema: dict[str, Any], ref: str
+) -> None:
+    expected = {"type": "json_schema", "schema": schema}
+    errors = suite_errors({"name": "s", "cases": [a_case(expected=expected)]})
+    assert [e["loc"] for e in errors] == ["cases[0].expected.schema"]
+    assert ref in errors[0]["msg"] and "does not resolve" in errors[0]["msg"]
+
+
+def test_a_json_schema_with_local_refs_is_accepted() -> None:
+    schema = {
+        "$defs": {"days": {"type": "integer", "minimum": 1}},
+        "type": "object",
+        "properties": {"refund_days": {"$ref": "#/$defs/days"}},
+        "required": ["refund_days"],
+    }
+    suite = validate_suite(
+        {"name": "s", "cases": [a_case(expected={"type": "json_schema", "schema": schema})]}
+    )
+    assert suite.cases[0].expected.type == "json_schema"
+
+
+def test_a_json_schema_pattern_that_does_not_compile_is_refused() -> None:
+    expected = {"type": "json_schema", "schema": {"type": "string", "pattern": "(unclosed"}}
+    errors = suite_errors({"name": "s", "cases": [a_case(expected=expected)]})
+    assert [e["loc"] for e in errors] == ["cases[0].expected.schema"]
+    assert "(unclosed" in errors[0]["msg"]
+
+
+def test_a_nul_character_is_refused_with_its_location() -> None:
+    errors = suite_errors({"name": "s", "cases": [a_case(input="q\x00?")]})
+    assert errors == [
+        {"loc": "cases[0].input", "msg": "must not contain the NUL character (\\u0000)"}
+    ]
