@@ -33,7 +33,7 @@ def load_settings() -> Settings:
         for err in exc.errors():
             name = "RUNG_" + "_".join(str(p) for p in err["loc"][:1]).upper()
             message = str(err["msg"]).removeprefix("Value error, ")
-            problems.append(f"{name}: {message}")
+            problems.append(message if message.startswith(name) else f"{name}: {message}")
         raise ConfigError("; ".join(problems)) from None
 
 

@@ -765,3 +765,21 @@ async def test_cached_successes_count_against_the_failure_fuse(
     got = await labels(engine, run.id)
     assert {got.pop(f"c{90 + i}") for i in range(bad_cases)} == {"error"}
     assert set(got.values()) == {"knowledge"}
+
+
+async def test_adding_limits_to_a_model_entry_keeps_its_cached_answers(
+    engine: Engine, fake_provider: FakeProvider, tmp_path: Path
+) -> None:
+    """rpm, tpm and max_parallel_requests say how to send, not what is answered."""
+    first = await engine.diagnose(fact_suite())
+    assert fake_provider.requests == 24 and first.status == "succeeded"
+    limited = write_models_file(
+        tmp_path / "limited.yaml", fake_provider, rpm=1000, tpm=10**6, max_parallel_requests=4
+    )
+    registry = ModelRegistry(ModelCatalog.from_file(limited))
+    runner = Runner(engine.store, registry, default_concurrency=4, timeout=10)
+    run = await start(engine, fact_suite())
+    assert await runner.advance(run.id) == "succeeded"
+    again = await engine.store.get_run(run.id)
+    assert fake_provider.requests == 24  # not one new request
+    assert again.calls_cached == 24

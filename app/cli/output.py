@@ -24,7 +24,8 @@ from app.diagnosis.usage import RunVerdict
 from app.service.views import RunView
 
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Messages go out as one line each, however narrow the terminal: scripts grep them.
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def pct(value: float | None) -> str:
