@@ -40,9 +40,10 @@ def load_settings() -> Settings:
 def load_catalog(settings: Settings) -> ModelCatalog:
     """The operator's model list plus the built-in models; a ConfigError if it can't be read."""
     from app.models.catalog import ModelListError
+    from app.models.local import installed_entries
 
     try:
-        return ModelCatalog.from_file(settings.models_file)
+        return ModelCatalog.from_file(settings.models_file, builtins=installed_entries())
     except ModelListError as exc:
         raise ConfigError(f"RUNG_MODELS_FILE: {exc}") from None
 

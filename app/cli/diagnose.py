@@ -20,6 +20,7 @@ from app.cli.output import console, err_console, print_problems, print_verdict, 
 from app.cli.suites import INVALID
 from app.diagnosis.options import RunOptions
 from app.diagnosis.suite import SuiteError, load_suite_file
+from app.models.catalog import BUILTIN_READER
 from app.service.errors import InvalidRequestError, NotFoundError
 from app.service.views import RunView
 from app.settings import Settings
@@ -186,8 +187,21 @@ def diagnose(
     _drive(models_file, _start(suite, model, options), out)
 
 
+def _demo_model() -> str:
+    """The real built-in model when it is installed; else the instant reader."""
+    from app.models.local import SMOLLM2, installed_entries
+
+    return SMOLLM2 if any(e.model_name == SMOLLM2 for e in installed_entries()) else BUILTIN_READER
+
+
 def demo(
-    model: Annotated[str, typer.Option(help="The model to diagnose")] = "builtin/reader",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="The model to diagnose [default: builtin/smollm2-135m when installed, "
+            "else builtin/reader]"
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Where to write the JSON result")] = Path(
         "rung-demo-result.json"
     ),
@@ -196,7 +210,14 @@ def demo(
     if not DEMO_SUITE.exists():
         err_console.print(f"{DEMO_SUITE} not found: run this from the rung checkout.", markup=False)
         raise typer.Exit(INVALID)
-    _drive(None, _start(DEMO_SUITE, model, RunOptions()), out)
+    chosen = model or _demo_model()
+    if chosen != BUILTIN_READER and model is None:
+        err_console.print(
+            f"diagnosing the demo suite on {chosen}, a real 135M-parameter model running on "
+            "this CPU (about a minute; `--model builtin/reader` is instant)",
+            markup=False,
+        )
+    _drive(None, _start(DEMO_SUITE, chosen, RunOptions()), out)
 
 
 def resume(

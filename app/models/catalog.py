@@ -30,6 +30,9 @@ SCHEDULING_PARAMS = (
     "max_retries",
 )
 
+# Where a model is, not how it answers: never shown to callers.
+ENDPOINT_PARAMS = ("api_base", "base_url", "api_version", "organization", "aws_region_name")
+
 
 class ModelListError(ModelError, ValueError):
     """The model list cannot be read or has an invalid entry."""
@@ -56,8 +59,7 @@ class ModelEntry(BaseModel):
 
     def limit(self, name: str) -> int | None:
         """rpm / tpm / max_parallel_requests, from litellm_params or model_info."""
-        info = self.model_extra.get("model_info") if self.model_extra else None
-        for source in (self.litellm_params, info if isinstance(info, dict) else {}):
+        for source in (self.litellm_params, self.info):
             value = source.get(name)
             if isinstance(value, int) and not isinstance(value, bool) and value > 0:
                 return value
@@ -72,9 +74,25 @@ class ModelEntry(BaseModel):
         )
 
     def identity(self) -> dict[str, Any]:
-        """What identifies this model for the call cache: everything but secrets and limits."""
+        """What identifies this model for the call cache: everything but secrets and limits
+        (and, for a built-in local model, which weights file answers)."""
         skip = (*SECRET_PARAMS, *SCHEDULING_PARAMS)
-        return {k: v for k, v in sorted(self.litellm_params.items()) if k not in skip}
+        identity = {k: v for k, v in sorted(self.litellm_params.items()) if k not in skip}
+        weights = self.info.get("weights")
+        if weights is not None:
+            identity["weights"] = weights
+        return identity
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The entry's `model_info` (litellm's place for facts about a model)."""
+        info = self.model_extra.get("model_info") if self.model_extra else None
+        return info if isinstance(info, dict) else {}
+
+    def generation_params(self) -> dict[str, Any]:
+        """The parameters that shape answers, safe to show: no secrets, limits or endpoints."""
+        hidden = (*SECRET_PARAMS, *SCHEDULING_PARAMS, *ENDPOINT_PARAMS)
+        return {k: v for k, v in sorted(self.litellm_params.items()) if k not in hidden}
 
     def public(self) -> dict[str, Any]:
         """What a caller may see: the name and the provider model, never keys or endpoints."""

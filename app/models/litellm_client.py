@@ -46,6 +46,9 @@ def _litellm() -> Any:
             os.environ[key] = value
         import litellm
 
+        litellm.custom_provider_map = [
+            {"provider": "builtin", "custom_handler": _local_handler(litellm)}
+        ]
         for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx"):
             logging.getLogger(name).setLevel(logging.WARNING)
         litellm.telemetry = False
@@ -54,6 +57,33 @@ def _litellm() -> Any:
         litellm.num_retries = 0  # our retry layer is the only one
         _litellm_module = litellm
     return _litellm_module
+
+
+def _local_handler(litellm: Any) -> Any:
+    """`builtin/<name>` through litellm: the built-in local models (app/models/local.py)."""
+    from litellm.llms.custom_llm import CustomLLM
+    from litellm.types.utils import ModelResponse
+
+    from app.models.local import runtime_for
+
+    class LocalModels(CustomLLM):
+        async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
+            name = f"builtin/{kwargs['model']}"
+            params = dict(kwargs.get("optional_params") or {})
+            runtime = runtime_for(name)
+            # Generation holds the GIL only between tokens: a thread keeps the loop serving.
+            reply = await asyncio.to_thread(runtime.generate, kwargs["messages"], params)
+            return ModelResponse(
+                model=name,
+                choices=[{"message": {"role": "assistant", "content": reply.text}}],
+                usage={
+                    "prompt_tokens": reply.prompt_tokens,
+                    "completion_tokens": reply.completion_tokens,
+                    "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+                },
+            )
+
+    return LocalModels()
 
 
 def _resolve_env_refs(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -202,7 +232,7 @@ class LiteLLMModel:
             text=str(response.choices[0].message.content or ""),
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            cost_usd=_cost(response),
+            cost_usd=0.0 if self.provider_model.startswith("builtin/") else _cost(response),
             latency_ms=(time.perf_counter() - started) * 1000,
             attempts=retrying.statistics.get("attempt_number", 1),
         )

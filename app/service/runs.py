@@ -97,7 +97,7 @@ async def start_run(
             model=command.model,
             options=options,
             calls_planned=planned_calls(suite.case_count, options),
-            slices=max(1, min(slices, options.max_concurrency or slices)),
+            slices=slices_for(catalog, command.model, options, slices),
             executor=executor,
             callback_url=command.callback_url,
             metadata=command.metadata,
@@ -105,6 +105,13 @@ async def start_run(
         )
     )
     return run_view(run)
+
+
+def slices_for(catalog: ModelCatalog, model: str, options: RunOptions, slices: int) -> int:
+    """Parts worker processes may share: never more than the calls that can run at once (the
+    run's concurrency, the model's parallelism), since the slices share those."""
+    parallel = catalog.resolve(model).limits.parallel
+    return max(1, min(slices, options.max_concurrency or slices, parallel or slices))
 
 
 async def estimate_run(store: Store, catalog: ModelCatalog, command: StartRun) -> RunEstimate:
