@@ -174,7 +174,9 @@ class FakeProvider:
     """An OpenAI-compatible chat-completions server on 127.0.0.1, run in a background thread.
 
     Attributes tests may set at any time: ``responder``, ``delay`` (seconds before every
-    response), ``fault_rule``. Counters are read through properties that return copies.
+    response), ``fault_rule``, ``serial`` (serve one request at a time, queueing the others
+    inside the server, as llama.cpp's server and a single-GPU vLLM do: ``delay`` is then each
+    request's service time). Counters are read through properties that return copies.
     """
 
     def __init__(
@@ -187,6 +189,8 @@ class FakeProvider:
     ) -> None:
         self.responder: Responder = responder
         self.delay: float = delay
+        self.serial: bool = False
+        self._serving: asyncio.Lock | None = None  # made on the server's own loop
         self.fault_rule: FaultRule | None = None
         self.host = host
         self._requested_port = port
@@ -351,7 +355,13 @@ class FakeProvider:
                 if ruled is not None:
                     fault = Fault(ruled[0], dict(ruled[1]), error_body(ruled[0]))
             delay = self.delay + (fault.delay if fault else 0.0)
-            if delay > 0:
+            if self.serial:
+                if self._serving is None:
+                    self._serving = asyncio.Lock()
+                async with self._serving:  # queued here, as in a one-at-a-time server
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+            elif delay > 0:
                 await asyncio.sleep(delay)
             if fault is not None and fault.status != 200:
                 return self._json(
@@ -498,6 +508,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each response")
+    parser.add_argument("--serial", action="store_true", help="serve one request at a time")
     parser.add_argument("--reply", default=None, help="fixed reply (default: facts_responder)")
     args = parser.parse_args(argv)
     reply: str | None = args.reply
@@ -506,6 +517,7 @@ def main(argv: list[str] | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     with FakeProvider(responder, delay=args.delay, host=args.host, port=args.port) as server:
+        server.serial = args.serial
         print(server.port, flush=True)
         done.wait()
 

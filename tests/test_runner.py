@@ -21,6 +21,7 @@ from app.diagnosis.grading import JUDGE_SYSTEM_PROMPT
 from app.diagnosis.suite import Case, FactInjection, build_messages
 from app.engine.runner import JUDGE_SEED, Runner
 from app.models.catalog import ModelCatalog
+from app.models.litellm_client import prepare
 from app.models.registry import ModelRegistry
 from app.service import runs as services
 from app.service.commands import StartRun
@@ -783,3 +784,47 @@ async def test_adding_limits_to_a_model_entry_keeps_its_cached_answers(
     again = await engine.store.get_run(run.id)
     assert fake_provider.requests == 24  # not one new request
     assert again.calls_cached == 24
+
+
+# --- endpoints that serve fewer requests at once than rung sends -----------------------------
+
+
+async def test_a_one_at_a_time_server_never_times_out_a_case(
+    engine: Engine, fake_provider: FakeProvider
+) -> None:
+    """llama.cpp's server answers one request at a time: eight sent at once with a 1 s timeout
+    and 0.3 s per answer would leave the later ones queued past their timeout. rung learns
+    what the endpoint sustains: no error case, no failed call, the same verdict as serially."""
+    fake_provider.serial = True
+    fake_provider.delay = 0.3
+    registry = ModelRegistry(engine.catalog)
+    runner = Runner(engine.store, registry, default_concurrency=8, timeout=1.0)
+    run = await start(engine, fact_suite(16, name="one-at-a-time"))
+
+    assert await runner.advance(run.id) == "succeeded"
+    final = await engine.store.get_run(run.id)
+    assert final.calls_failed == 0
+    assert set((await labels(engine, run.id)).values()) == {"knowledge"}
+    assert final.verdict.diagnosis == "knowledge"
+    gate = registry.get("fake-model").gate  # type: ignore[attr-defined]
+    assert gate.limit <= 3  # it learned the endpoint takes about one at a time
+    # A request rung gave up on may still have been answered: a few answers beyond the 32.
+    assert 32 <= fake_provider.completions <= 32 + 8
+
+
+async def test_a_dead_endpoint_that_times_out_fails_the_run_within_a_few_timeouts(
+    engine: Engine, fake_provider: FakeProvider
+) -> None:
+    fake_provider.delay = 5.0  # never answers within the timeout
+    prepare()  # litellm's import (seconds) is paid at a worker's start, not in a run
+    registry = ModelRegistry(engine.catalog)
+    runner = Runner(engine.store, registry, default_concurrency=8, timeout=0.5)
+    run = await start(engine, fact_suite(12, name="dead"))
+    started = time.monotonic()
+    assert await runner.advance(run.id) == "failed"
+    # Once no attempt ever got an answer, calls stop retrying (four attempts with backoff
+    # would take 4 s and more per call) and the run's fuse ends it after the first wave.
+    assert fake_provider.requests <= 8
+    assert time.monotonic() - started < 4.0
+    final = await engine.store.get_run(run.id)
+    assert "every call failed" in final.error and "Timeout" in final.error

@@ -15,10 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, retry_if_exception
 
 from app.models.base import CallResult, Completion, ModelLimits
 from app.models.catalog import SCHEDULING_PARAMS, SECRET_PARAMS, ModelEntry
+from app.models.concurrency import FREE_RETRIES, AdaptiveConcurrency
 
 # Set before litellm is imported: otherwise it fetches a cost map at import and reads `.env`.
 OFFLINE_ENVIRONMENT = {
@@ -29,6 +30,8 @@ OFFLINE_ENVIRONMENT = {
     "LITELLM_LOG": "ERROR",
     "DISABLE_AIOHTTP_TRANSPORT": "False",
 }
+
+MAX_IN_FLIGHT = 256  # a ceiling for endpoints that declare no max_parallel_requests
 
 _litellm_module: Any = None
 
@@ -178,6 +181,7 @@ class LiteLLMModel:
         self.entry = entry
         self.policy = policy or RetryPolicy()
         self._secrets = secrets_of(entry)
+        self.gate = AdaptiveConcurrency(entry.limits.parallel or MAX_IN_FLIGHT)
 
     @property
     def name(self) -> str:
@@ -195,14 +199,25 @@ class LiteLLMModel:
         return self.entry.identity()
 
     async def complete(self, call: Completion) -> CallResult:
-        """One model call through the single retry layer. Never raises for provider faults."""
+        """One model call through the single retry layer. Never raises for provider faults.
+
+        Each attempt passes the endpoint's adaptive gate first (time spent waiting there is not
+        part of the attempt's timeout); a timeout that only says the endpoint was busy is
+        retried without using up the retries.
+        """
         litellm = _litellm()
         params = call_params(self.entry, call)
         policy = self.policy
         started = time.perf_counter()
+        free = 0
+        last_error: BaseException | None = None
+
+        def out_of_attempts(state: Any) -> bool:
+            return bool(state.attempt_number >= policy.attempts + free) or self.gate.dead
+
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_retryable),
-            stop=stop_after_attempt(policy.attempts),
+            stop=out_of_attempts,
             wait=lambda state: policy.delay(
                 state.attempt_number - 1,
                 _retry_after(state.outcome.exception()) if state.outcome else None,
@@ -212,13 +227,29 @@ class LiteLLMModel:
         try:
             async for attempt in retrying:
                 with attempt:
-                    response = await litellm.acompletion(
-                        **params,
-                        messages=list(call.messages),
-                        timeout=call.timeout,
-                        num_retries=0,  # litellm's own retries: off
-                        max_retries=0,  # the openai SDK's: off
-                    )
+                    if last_error is not None and self.gate.dead:
+                        raise last_error  # nothing ever answered: don't wait minutes more
+                    async with self.gate.attempt(call.timeout) as probe:
+                        sent = time.perf_counter()
+                        try:
+                            response = await litellm.acompletion(
+                                **params,
+                                messages=list(call.messages),
+                                timeout=call.timeout,
+                                num_retries=0,  # litellm's own retries: off
+                                max_retries=0,  # the openai SDK's: off
+                            )
+                        except (TimeoutError, litellm.Timeout) as exc:
+                            probe.timed_out = True
+                            if self.gate.queue_timeout(probe) and free < FREE_RETRIES:
+                                free += 1
+                            last_error = exc
+                            raise
+                        except litellm.APIConnectionError as exc:
+                            probe.unreachable = True
+                            last_error = exc
+                            raise
+                        probe.latency = time.perf_counter() - sent
         except Exception as exc:  # provider errors arrive as many litellm classes
             return CallResult(
                 text=None,
