@@ -151,9 +151,9 @@ def test_validate(tmp_path: Path) -> None:
     assert "Traceback" not in missing.stdout + missing.stderr
 
 
-def test_demo_then_demo_again_from_cache(tmp_path: Path) -> None:
+def test_reader_demo_then_demo_again_from_cache(tmp_path: Path) -> None:
     out = tmp_path / "demo.json"
-    first = rung(tmp_path, "demo", "--out", str(out))
+    first = rung(tmp_path, "demo", "--model", "builtin/reader", "--out", str(out))
     assert first.returncode == 0, first.stdout + first.stderr
     assert "mixed" in first.stdout
     assert "retrieval_and_prompt_fix" in first.stdout
@@ -169,7 +169,7 @@ def test_demo_then_demo_again_from_cache(tmp_path: Path) -> None:
     assert verdict["usage"]["calls"] == 48
 
     again_out = tmp_path / "again.json"
-    again = rung(tmp_path, "demo", "--out", str(again_out))
+    again = rung(tmp_path, "demo", "--model", "builtin/reader", "--out", str(again_out))
     assert again.returncode == 0, again.stdout + again.stderr
     again_result = json.loads(again_out.read_text(encoding="utf-8"))
     assert again_result["status"] == "succeeded"

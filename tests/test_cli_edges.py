@@ -76,7 +76,7 @@ def test_help_keeps_its_defaults_and_bad_flags_are_named(tmp_path: Path) -> None
 
 
 def test_the_verdict_never_prints_none(tmp_path: Path) -> None:
-    result = rung(tmp_path, "demo")
+    result = rung(tmp_path, "demo", "--model", "builtin/reader")
     assert result.returncode == 0, result.stderr
     assert "None" not in result.stdout
 

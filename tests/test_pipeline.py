@@ -220,6 +220,7 @@ def test_a_signed_review_comes_back_as_a_verified_callback(
             "error": None,
             "metadata": metadata,
             "run_url": f"{shared.server.url}/v1/runs/{run_id}",
+            "baseline_run_id": None,
         }
         assert event["data"]["verdict"]["diagnosis"] == "mixed"
 
@@ -242,6 +243,52 @@ def test_a_signed_review_comes_back_as_a_verified_callback(
             (headers["webhook-id"],),
         ).fetchone()
         assert rows == (1,)
+
+
+def test_a_review_with_a_baseline_model_gates_on_the_comparison(
+    shared: Shared, receiver: Receiver
+) -> None:
+    """A pipeline names the current model as the baseline: rung runs both on the suite, and the
+    one callback (for the candidate) carries their comparison, so the pipeline can gate on
+    "not worse than the current one"."""
+    payload = review(
+        "fake-model",
+        suite_name="northwind-support",
+        baseline_model="builtin/reader",
+        callback_url=receiver.url,
+        margin=0.1,
+    )
+    body, headers = signed(payload)
+    with shared.client() as client:
+        accepted = client.post(HOOK, content=body, headers=headers)
+        assert accepted.status_code == 202, accepted.text
+        run_id = accepted.json()["run_id"]
+        with shared.client(API_KEY) as keyed:
+            run = wait_for_run(keyed, run_id)
+            baseline_id = run["baseline_run_id"]
+            assert baseline_id and baseline_id != run_id
+            baseline = wait_for_run(keyed, baseline_id)
+            assert (baseline["model"], baseline["status"]) == ("builtin/reader", "succeeded")
+            assert baseline["callback_url"] is None  # one callback per review
+
+        [callback] = receiver.wait_for(1, timeout=30)
+        data = verified(callback)["data"]
+        assert data["run_id"] == run_id and data["baseline_run_id"] == baseline_id
+        comparison = data["comparison"]
+        assert (comparison["baseline_run_id"], comparison["candidate_run_id"]) == (
+            baseline_id,
+            run_id,
+        )
+        assert comparison["margin"] == 0.1
+        assert comparison["decision"] in ("equivalent", "better", "worse", "inconclusive")
+        assert set(comparison["arms"]) >= {"closed_book", "open_book"}
+        # The fake model and the reader both copy the first fact: the same answers, paired.
+        assert comparison["arms"]["open_book"]["n"] == 24
+        assert comparison["regressions"] == []
+        with shared.client(API_KEY) as keyed:
+            stored = keyed.get(f"/v1/comparisons/{comparison['id']}")
+        assert stored.status_code == 200
+        assert stored.json()["decision"] == comparison["decision"]
 
 
 def test_mlflow_and_github_signed_reviews_start_runs(shared: Shared, receiver: Receiver) -> None:

@@ -92,5 +92,5 @@ async def run_events(
 
 
 @router.post("/{run_id}/cancel", response_model=RunView)
-async def cancel_run(store: StoreDep, run_id: str) -> RunView:
-    return await runs.cancel_run(store, run_id)
+async def cancel_run(store: StoreDep, catalog: CatalogDep, run_id: str) -> RunView:
+    return await runs.cancel_run(store, catalog, run_id)

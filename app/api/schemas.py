@@ -43,6 +43,14 @@ class RunCompletedData(BaseModel):
     error: str | None
     metadata: dict[str, Any] | None = Field(description="As given when the run was requested")
     run_url: str
+    baseline_run_id: str | None = Field(
+        default=None, description="A model review's baseline run (baseline_model or _run_id)"
+    )
+    comparison: dict[str, Any] | None = Field(
+        default=None,
+        description="With a baseline: the comparison, as GET /v1/comparisons/{id} shows it "
+        "(`decision`, `not_worse`, `arms`, `regressions`, ...), or an `error` saying why none",
+    )
 
 
 class RunCompletedEvent(BaseModel):

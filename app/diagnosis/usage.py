@@ -15,6 +15,7 @@ class ArmUsage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = Field(default=0.0, description="None when a call's price is unknown")
+    latency_ms: float = Field(default=0.0, description="Summed over the calls (cached: 0)")
 
 
 class Usage(ArmUsage):
@@ -29,6 +30,7 @@ def total_usage(per_arm: Mapping[str, ArmUsage]) -> Usage:
         prompt_tokens=sum(u.prompt_tokens for u in per_arm.values()),
         completion_tokens=sum(u.completion_tokens for u in per_arm.values()),
         cost_usd=None if any(c is None for c in costs) else round(sum(c or 0.0 for c in costs), 6),
+        latency_ms=round(sum(u.latency_ms for u in per_arm.values()), 1),
         per_arm=dict(per_arm),
     )
 

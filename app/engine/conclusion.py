@@ -9,6 +9,8 @@ from typing import Literal
 from app.diagnosis.summary import explain
 from app.diagnosis.usage import ArmUsage, RunVerdict, Sampling, total_usage
 from app.diagnosis.verdict import CaseOutcome, build_verdict
+from app.engine.comparing import settle_reviews
+from app.models.catalog import ModelCatalog
 from app.store import Store
 from app.store.records import CaseResultRecord, RunRecord
 
@@ -86,10 +88,21 @@ def decide(snapshot: RunSnapshot, reason: StopReason, last_error: str = "") -> E
     return Ending("succeeded", run_verdict(snapshot, partial=False), None)
 
 
+async def fail_run(store: Store, run_id: str, error: str, catalog: ModelCatalog) -> None:
+    """End a run that cannot go on (an unknown model, a crash) and settle its reviews."""
+    await store.finish_run(run_id, "failed", None, error)
+    await settle_reviews(store, catalog, run_id)
+
+
 async def conclude(
-    store: Store, run_id: str, reason: StopReason = "finished", last_error: str = ""
+    store: Store,
+    run_id: str,
+    reason: StopReason = "finished",
+    last_error: str = "",
+    catalog: ModelCatalog | None = None,
 ) -> str:
-    """Store the run's end, once (a run another process already ended stays as it is)."""
+    """Store the run's end, once (a run another process already ended stays as it is); with
+    the catalog, also complete the model reviews the run is half of."""
     run = await store.get_run(run_id)
     if run is None or run.finished:
         return run.status if run is not None else "missing"
@@ -103,4 +116,6 @@ async def conclude(
     await store.finish_run(
         run_id, ending.status, ending.verdict, ending.error, ending.cancel_reason
     )
+    if catalog is not None:
+        await settle_reviews(store, catalog, run_id)
     return await store.run_status(run_id)

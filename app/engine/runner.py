@@ -16,14 +16,14 @@ from app.diagnosis.labels import ArmTally, arm_needs_sample, decide_arm, decide_
 from app.diagnosis.options import MAX_CONCURRENCY
 from app.diagnosis.suite import Arm, Case, build_messages
 from app.engine.calls import Caller, RunContext
-from app.engine.conclusion import StopReason, conclude
+from app.engine.conclusion import StopReason, conclude, fail_run
 from app.models.base import Completion
 from app.models.catalog import UnknownModelError
 from app.models.ratelimit import LimiterRegistry
 from app.models.registry import ModelRegistry
 from app.store import Store
 from app.store.batch import RunWriter
-from app.store.records import NewCall, NewCaseResult, passed_from_grade
+from app.store.records import ArmTallies, NewCall, NewCaseResult, passed_from_grade
 
 JUDGE_SEED = 1234  # judges run at temperature 0 with a pinned seed, so grades repeat
 
@@ -68,10 +68,10 @@ class Runner:
             model = self.models.get(run.model)
             judge = self.models.get(options.judge_model) if options.judge_model else None
         except UnknownModelError as exc:
-            await self.store.finish_run(run_id, "failed", None, str(exc))
+            await fail_run(self.store, run_id, str(exc), self.models.catalog)
             return "failed"
         if suite is None:
-            await self.store.finish_run(run_id, "failed", None, "the run's suite is gone")
+            await fail_run(self.store, run_id, "the run's suite is gone", self.models.catalog)
             return "failed"
         await self.store.mark_running(run_id)
         concurrency = options.max_concurrency or model.limits.parallel
@@ -164,6 +164,12 @@ class Runner:
                 facts_cover_answer=facts_cover_answer(case.expected, case.facts),
                 prompt_fix_passed=fix["prompt_fix"],
                 control_passed=fix["open_book_control"],
+                tallies=ArmTallies(
+                    closed_passes=tallies["closed_book"].passes,
+                    closed_scored=tallies["closed_book"].scored,
+                    open_passes=tallies["open_book"].passes,
+                    open_scored=tallies["open_book"].scored,
+                ),
             ),
             planned_delta=-unused,
         )
@@ -230,4 +236,4 @@ class Runner:
             reason = "cancelled"
         elif not await self.store.finish_slice(ctx.run_id, ctx.part):
             return "running"  # other slices are still at work; the last one concludes
-        return await conclude(self.store, ctx.run_id, reason, ctx.last_error)
+        return await conclude(self.store, ctx.run_id, reason, ctx.last_error, self.models.catalog)

@@ -19,7 +19,7 @@ from collections import Counter
 from typing import Any
 
 from app.bootstrap import Rung
-from app.engine.conclusion import conclude
+from app.engine.conclusion import conclude, fail_run
 from app.engine.runner import Runner
 from app.models.ratelimit import LimiterRegistry
 from app.pipelines.callbacks import deliver_forever
@@ -50,7 +50,8 @@ async def drive(runner: Runner, store: Store, claim: Claim, owner: str, lease: f
         raise
     except Exception as exc:  # a bug must fail the run visibly, not leave it running forever
         log.exception("run %s crashed", claim.run_id)
-        await store.finish_run(claim.run_id, "failed", None, f"internal error: {exc!r}"[:500])
+        error = f"internal error: {exc!r}"[:500]
+        await fail_run(store, claim.run_id, error, runner.models.catalog)
     finally:
         keeper.cancel()
 
@@ -88,7 +89,8 @@ async def work(rung: Rung, stop: asyncio.Event, processes: int = 1) -> None:
                     )
                     continue
             for run_id in await store.unconcluded_runs():
-                await conclude(store, run_id)  # its last worker died between slice and verdict
+                # Its last worker died between slice and verdict.
+                await conclude(store, run_id, catalog=rung.catalog)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.poll_seconds)
     finally:
@@ -117,10 +119,10 @@ async def run_to_end(rung: Rung, run_id: str, executor: str = "service") -> str:
             elif tasks:
                 await asyncio.gather(*tasks)
                 tasks.clear()
-            elif run.cancel_requested:
-                await conclude(store, run_id, "cancelled")  # cancelled while nobody ran it
-            elif await store.pending_slices(run_id) == 0:
-                await conclude(store, run_id)  # its last slice ended before the verdict
+            elif run.cancel_requested:  # cancelled while nobody ran it
+                await conclude(store, run_id, "cancelled", catalog=rung.catalog)
+            elif await store.pending_slices(run_id) == 0:  # ended before the verdict
+                await conclude(store, run_id, catalog=rung.catalog)
             else:
                 await asyncio.sleep(rung.settings.poll_seconds)  # wait out a lapsing lease
     finally:

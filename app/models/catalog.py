@@ -99,7 +99,15 @@ class ModelEntry(BaseModel):
         return {"model_name": self.model_name, "model": self.provider_model}
 
 
-READER_ENTRY = ModelEntry(model_name=BUILTIN_READER, litellm_params={"model": BUILTIN_READER})
+READER_ENTRY = ModelEntry.model_validate(
+    {
+        "model_name": BUILTIN_READER,
+        "litellm_params": {"model": BUILTIN_READER},
+        # Not a language model: a word-matching extractor, so no parameters at all. As a
+        # comparison's candidate it stands for the cheapest thing a task could be routed to.
+        "model_info": {"parameters": 0, "description": "extractive reader, not a language model"},
+    }
+)
 
 
 def _problems(exc: ValidationError) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
@@ -71,3 +72,12 @@ class StartRun(RunOptions):
     def options(self) -> RunOptions:
         """The diagnosis options alone: what is stored as the run's config."""
         return RunOptions.model_validate(self.model_dump(include=set(RunOptions.model_fields)))
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a model review compares its run with: a model to run too, or a run made before."""
+
+    model: str | None = None
+    run_id: str | None = None
+    margin: float = 0.05

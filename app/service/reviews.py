@@ -18,7 +18,13 @@ from app.diagnosis.suite import errors_from_validation
 from app.models.catalog import ModelCatalog
 from app.pipelines.signing import VerifiedDelivery
 from app.pipelines.ssrf import CallbackPolicy
-from app.service.commands import MAX_URL_LENGTH, StartRun, check_metadata, refuse_nul
+from app.service.commands import (
+    MAX_URL_LENGTH,
+    Baseline,
+    StartRun,
+    check_metadata,
+    refuse_nul,
+)
 from app.service.errors import InvalidRequestError, ServiceError
 from app.service.runs import start_run
 from app.store import Store
@@ -41,6 +47,18 @@ class ReviewRequestData(RunOptions):
     metadata: dict[str, Any] | None = Field(
         default=None, description="Stored with the run and echoed in the callback"
     )
+    baseline_model: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Also run this model (the current one) on the suite; the callback then "
+        "carries the comparison, so the pipeline can gate on 'not worse'",
+    )
+    baseline_run_id: str | None = Field(
+        default=None, min_length=1, description="Or compare with this run, made before"
+    )
+    margin: float = Field(
+        default=0.05, gt=0, lt=1, description="The comparison's margin (0.05 is 5 points)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -56,7 +74,14 @@ class ReviewRequestData(RunOptions):
     def _one_suite(self) -> ReviewRequestData:
         if (self.suite_id is None) == (self.suite_name is None):
             raise ValueError("give exactly one of suite_id or suite_name")
+        if self.baseline_model is not None and self.baseline_run_id is not None:
+            raise ValueError("give at most one of baseline_model or baseline_run_id")
         return self
+
+    def baseline(self) -> Baseline | None:
+        if self.baseline_model is None and self.baseline_run_id is None:
+            return None
+        return Baseline(model=self.baseline_model, run_id=self.baseline_run_id, margin=self.margin)
 
 
 class ReviewRequested(BaseModel):
@@ -123,12 +148,19 @@ async def accept_review(
                 f"no suite named {review.suite_name!r}; store it with POST /v1/suites first",
             )
         suite_id = suite.id
+    review_only = {"suite_id", "suite_name", "baseline_model", "baseline_run_id", "margin"}
     command = StartRun.model_validate(
-        {"suite_id": suite_id, **review.model_dump(exclude={"suite_id", "suite_name"})}
+        {"suite_id": suite_id, **review.model_dump(exclude=review_only)}
     )
     try:
         run = await start_run(
-            store, catalog, command, slices, callbacks=callbacks, delivery=delivery
+            store,
+            catalog,
+            command,
+            slices,
+            callbacks=callbacks,
+            delivery=delivery,
+            baseline=review.baseline(),
         )
     except InvalidRequestError as exc:
         raise InvalidRequestError(f"data.{exc.loc}", exc.msg) from None

@@ -10,11 +10,12 @@ from app.diagnosis.grading import judge_nodes
 from app.diagnosis.options import RunOptions
 from app.diagnosis.plan import Estimator, RunEstimate, planned_calls
 from app.diagnosis.suite import Case, Suite
+from app.engine.comparing import settle_reviews
 from app.models.catalog import ModelCatalog, UnknownModelError
 from app.models.pricing import token_prices
 from app.pipelines.signing import VerifiedDelivery
 from app.pipelines.ssrf import CallbackPolicy, CallbackRefusedError
-from app.service.commands import StartRun
+from app.service.commands import Baseline, StartRun
 from app.service.errors import InvalidRequestError, NotFoundError
 from app.service.views import (
     ArmDetail,
@@ -29,13 +30,15 @@ from app.store.records import TERMINAL, RunRecord, SuiteRecord
 from app.store.runs import NewRun, RunFilter
 
 
-def check_models(catalog: ModelCatalog, model: str, options: RunOptions) -> None:
-    for field, name in (("model", model), ("judge_model", options.judge_model)):
+def check_models(
+    catalog: ModelCatalog, model: str, options: RunOptions, field: str = "model"
+) -> None:
+    for where, name in ((field, model), ("judge_model", options.judge_model)):
         if name is not None:
             try:
                 catalog.resolve(name)
             except UnknownModelError as exc:
-                raise InvalidRequestError(field, str(exc)) from None
+                raise InvalidRequestError(where, str(exc)) from None
     if options.max_cost_usd is not None:
         entry = catalog.resolve(model)
         if token_prices(entry.provider_model) is None:
@@ -54,6 +57,7 @@ async def start_run(
     callbacks: CallbackPolicy | None = None,
     delivery: VerifiedDelivery | None = None,
     executor: str = "service",
+    baseline: Baseline | None = None,
 ) -> RunView:
     """Check everything that can be checked now, store the run queued, and return it.
 
@@ -61,8 +65,9 @@ async def start_run(
     run's concurrency, which the slices share). `callbacks`: where callbacks may go (needed
     for a command with a callback_url). `delivery`: the signed webhook delivery that asked
     for the run, stored with it (a second run for the same delivery id is a
-    DuplicateDeliveryError).
-    `executor`: "cli" for a run only the command line that starts it may execute.
+    DuplicateDeliveryError). `executor`: "cli" for a run only the command line that starts it
+    may execute. `baseline`: a model review's baseline (a model to run too, or a run), compared
+    with this run when both have ended.
     """
     options = command.options()
     check_models(catalog, command.model, options)
@@ -73,6 +78,42 @@ async def start_run(
             await callbacks.check_url(command.callback_url)
         except CallbackRefusedError as exc:
             raise InvalidRequestError("callback_url", str(exc)) from None
+    suite = await _suite_for(store, command, options)
+
+    def planned(model: str, **extra: Any) -> NewRun:
+        return NewRun(
+            suite_id=suite.id,
+            model=model,
+            options=options,
+            calls_planned=planned_calls(suite.case_count, options),
+            slices=slices_for(catalog, model, options, slices),
+            executor=executor,
+            model_params=catalog.resolve(model).generation_params(),
+            **extra,
+        )
+
+    extra: dict[str, Any] = {}
+    if baseline is not None:
+        extra["comparison_margin"] = baseline.margin
+        if baseline.model is not None:
+            check_models(catalog, baseline.model, options, field="baseline_model")
+            extra["baseline"] = planned(baseline.model)
+        elif baseline.run_id is not None:
+            extra["baseline_run_id"] = (await _baseline_run(store, baseline.run_id, suite)).id
+    run = await store.add_run(
+        planned(
+            command.model,
+            callback_url=command.callback_url,
+            metadata=command.metadata,
+            delivery=(delivery.scheme, delivery.delivery_id) if delivery else None,
+            **extra,
+        )
+    )
+    return run_view(run)
+
+
+async def _suite_for(store: Store, command: StartRun, options: RunOptions) -> SuiteRecord:
+    """The run's suite (an inline one is stored, once per content), checked for judge graders."""
     if command.suite is not None:
         judged = None if options.judge_model else await first_judged(inline_cases(command.suite))
         if judged is not None:
@@ -81,30 +122,28 @@ async def start_run(
                 "uses a judge grader; name a judge_model for the run",
             )
         suite, _ = await store.add_suite(command.suite)
-    else:
-        suite = await stored_suite(store, command.suite_id)
-        judged = None if options.judge_model else await first_judged(store.iter_cases(suite.id))
-        if judged is not None:
-            position, case = judged
-            raise InvalidRequestError(
-                "judge_model",
-                f"case {case.id!r} (cases[{position}]) uses a judge grader; "
-                "name a judge_model for the run",
-            )
-    run = await store.add_run(
-        NewRun(
-            suite_id=suite.id,
-            model=command.model,
-            options=options,
-            calls_planned=planned_calls(suite.case_count, options),
-            slices=slices_for(catalog, command.model, options, slices),
-            executor=executor,
-            callback_url=command.callback_url,
-            metadata=command.metadata,
-            delivery=(delivery.scheme, delivery.delivery_id) if delivery else None,
+        return suite
+    suite = await stored_suite(store, command.suite_id)
+    judged = None if options.judge_model else await first_judged(store.iter_cases(suite.id))
+    if judged is not None:
+        position, case = judged
+        raise InvalidRequestError(
+            "judge_model",
+            f"case {case.id!r} (cases[{position}]) uses a judge grader; "
+            "name a judge_model for the run",
         )
-    )
-    return run_view(run)
+    return suite
+
+
+async def _baseline_run(store: Store, run_id: str, suite: SuiteRecord) -> RunRecord:
+    run = await store.get_run(run_id)
+    if run is None:
+        raise InvalidRequestError("baseline_run_id", f"no run with id {run_id!r}")
+    if run.suite_id != suite.id:
+        raise InvalidRequestError(
+            "baseline_run_id", f"run {run_id!r} is on another suite; runs pair case by case"
+        )
+    return run
 
 
 def slices_for(catalog: ModelCatalog, model: str, options: RunOptions, slices: int) -> int:
@@ -172,10 +211,14 @@ async def list_runs(
     return RunPage(items=page, next_cursor=page[-1].id if len(runs) > limit else None)
 
 
-async def cancel_run(store: Store, run_id: str) -> RunView:
+async def cancel_run(store: Store, catalog: ModelCatalog, run_id: str) -> RunView:
+    """Queued runs end at once (and settle the reviews they are half of); running ones stop at
+    their next call."""
     run = await store.request_cancel(run_id)
     if run is None:
         raise NotFoundError(f"no run with id {run_id!r}")
+    if run.finished:
+        await settle_reviews(store, catalog, run.id)
     return run_view(run)
 
 

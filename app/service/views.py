@@ -58,6 +58,14 @@ class RunView(BaseModel):
     finished_at: datetime | None
     callback_url: str | None = None
     metadata: dict[str, Any] | None = None
+    model_params: dict[str, Any] | None = Field(
+        default=None,
+        description="The model's answer-shaping parameters at the run (the model list's "
+        "defaults, a built-in model's reply cap); never keys or endpoints",
+    )
+    baseline_run_id: str | None = Field(
+        default=None, description="A model review's baseline run, compared with this one"
+    )
 
 
 class RunPage(BaseModel):
@@ -117,4 +125,6 @@ def run_view(run: RunRecord) -> RunView:
         finished_at=run.finished_at,
         callback_url=run.callback_url,
         metadata=run.metadata,
+        model_params=run.model_params,
+        baseline_run_id=run.baseline_run_id,
     )

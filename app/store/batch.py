@@ -110,6 +110,10 @@ def _case_values(run_id: str, result: NewCaseResult) -> dict[str, Any]:
         "facts_cover_answer": result.facts_cover_answer,
         "prompt_fix_passed": result.prompt_fix_passed,
         "control_passed": result.control_passed,
+        "closed_passes": result.tallies.closed_passes,
+        "closed_scored": result.tallies.closed_scored,
+        "open_passes": result.tallies.open_passes,
+        "open_scored": result.tallies.open_scored,
     }
 
 

@@ -6,7 +6,13 @@ from sqlalchemy import func, select
 
 from app.diagnosis.usage import ArmUsage
 from app.store.database import Database
-from app.store.records import CallRecord, CaseResultRecord, StoredCall, passed_from_grade
+from app.store.records import (
+    ArmTallies,
+    CallRecord,
+    CaseResultRecord,
+    StoredCall,
+    passed_from_grade,
+)
 from app.store.tables import CallRow, CaseResultRow
 
 
@@ -37,6 +43,12 @@ def case_result_record(row: CaseResultRow) -> CaseResultRecord:
         facts_cover_answer=row.facts_cover_answer,
         prompt_fix_passed=row.prompt_fix_passed,
         control_passed=row.control_passed,
+        tallies=ArmTallies(
+            closed_passes=row.closed_passes,
+            closed_scored=row.closed_scored,
+            open_passes=row.open_passes,
+            open_scored=row.open_scored,
+        ),
     )
 
 
@@ -79,6 +91,7 @@ class CallQueries(Database):
                     func.sum(CallRow.cost_usd),
                     func.count(CallRow.cost_usd),
                     func.sum(func.cast(CallRow.cached, type_=CallRow.prompt_tokens.type)),
+                    func.sum(CallRow.latency_ms),
                 )
                 .where(CallRow.run_id == run_id)
                 .group_by(CallRow.arm)
@@ -90,8 +103,9 @@ class CallQueries(Database):
                     prompt_tokens=int(p_tok or 0),
                     completion_tokens=int(c_tok or 0),
                     cost_usd=float(cost or 0.0) if costed == calls else None,
+                    latency_ms=round(float(latency or 0.0), 1),
                 )
-                for arm, calls, p_tok, c_tok, cost, costed, cached in rows
+                for arm, calls, p_tok, c_tok, cost, costed, cached, latency in rows
             }
 
     async def finished_positions(self, run_id: str) -> set[int]:

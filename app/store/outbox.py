@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +29,8 @@ async def enqueue_callback(session: AsyncSession, run_id: str) -> None:
     """Record the run's callback, if it has a callback_url, inside the caller's transaction.
 
     Call it after the run's terminal status is written in that same transaction. Idempotent:
-    a run has at most one callback.
+    a run has at most one callback. A run with a baseline (a model review) waits for its
+    comparison: its callback is `waiting` until `attach_comparison` completes it.
     """
     run = (
         await session.execute(
@@ -39,6 +41,7 @@ async def enqueue_callback(session: AsyncSession, run_id: str) -> None:
                 RunRow.verdict,
                 RunRow.error,
                 RunRow.finished_at,
+                RunRow.baseline_run_id,
             ).where(RunRow.id == run_id)
         )
     ).first()
@@ -59,8 +62,9 @@ async def enqueue_callback(session: AsyncSession, run_id: str) -> None:
                 "error": run.error,
                 "metadata": run.meta,
                 "finished_at": (run.finished_at or now).isoformat(),
+                "baseline_run_id": run.baseline_run_id,
             },
-            status="pending",
+            status="waiting" if run.baseline_run_id else "pending",
             failures=0,
             next_attempt_at=now,
             created_at=now,
@@ -105,6 +109,21 @@ def callback_record(
 
 
 class OutboxQueries(Database):
+    async def attach_comparison(self, run_id: str, comparison: dict[str, Any]) -> bool:
+        """Complete a waiting callback with its comparison and make it due; False if none waits."""
+        async with self.sessions.begin() as session:
+            row = await session.scalar(
+                select(CallbackRow)
+                .where(CallbackRow.run_id == run_id, CallbackRow.status == "waiting")
+                .with_for_update()
+            )
+            if row is None:
+                return False
+            row.payload = {**row.payload, "comparison": comparison}
+            row.status = "pending"
+            row.next_attempt_at = utcnow()
+            return True
+
     async def claim_due(self, owner: str, lease_seconds: float, limit: int) -> list[CallbackRecord]:
         """Take up to `limit` due callbacks under a lease, oldest due first."""
         now = utcnow()

@@ -45,10 +45,23 @@ class RunRecord:
     finished_at: datetime | None
     callback_url: str | None
     metadata: dict[str, Any] | None
+    model_params: dict[str, Any] | None = None
+    baseline_run_id: str | None = None
+    comparison_margin: float | None = None
 
     @property
     def finished(self) -> bool:
         return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class ArmTallies:
+    """Passes out of scored samples, per main arm (None: stored before these were kept)."""
+
+    closed_passes: int | None = None
+    closed_scored: int | None = None
+    open_passes: int | None = None
+    open_scored: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,7 @@ class CaseResultRecord:
     facts_cover_answer: bool | None
     prompt_fix_passed: bool | None
     control_passed: bool | None
+    tallies: ArmTallies = field(default_factory=ArmTallies)
 
 
 @dataclass(frozen=True)
@@ -118,6 +132,17 @@ class NewCaseResult:
     facts_cover_answer: bool | None
     prompt_fix_passed: bool | None = None
     control_passed: bool | None = None
+    tallies: ArmTallies = field(default_factory=ArmTallies)
+
+
+@dataclass(frozen=True)
+class ComparisonRecord:
+    id: str
+    baseline_run_id: str
+    candidate_run_id: str
+    margin: float
+    result: dict[str, Any]
+    created_at: datetime
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,9 @@ def run_record(row: RunRow) -> RunRecord:
         finished_at=row.finished_at,
         callback_url=row.callback_url,
         metadata=row.meta,
+        model_params=row.model_params,
+        baseline_run_id=row.baseline_run_id,
+        comparison_margin=row.comparison_margin,
     )
 
 
@@ -54,6 +57,12 @@ class NewRun:
     callback_url: str | None = None
     metadata: dict[str, Any] | None = None
     delivery: tuple[str, str] | None = None  # (scheme, id) of the webhook delivery that asked
+    model_params: dict[str, Any] | None = None
+    baseline_run_id: str | None = None
+    comparison_margin: float | None = None
+    # A baseline to run too (a model review naming baseline_model), stored in the same
+    # transaction; the new run's baseline_run_id then points at it.
+    baseline: NewRun | None = None
 
 
 @dataclass(frozen=True)
@@ -63,35 +72,51 @@ class RunFilter:
     model: str | None = None
 
 
+def _new_row(new: NewRun, baseline_run_id: str | None) -> RunRow:
+    return RunRow(
+        id=uuid.uuid4().hex,
+        suite_id=new.suite_id,
+        model=new.model,
+        config=new.options.model_dump(mode="json"),
+        status="queued",
+        executor=new.executor,
+        calls_planned=new.calls_planned,
+        slices=new.slices,
+        created_at=utcnow(),
+        callback_url=new.callback_url,
+        meta=new.metadata,
+        model_params=new.model_params,
+        baseline_run_id=baseline_run_id,
+        comparison_margin=new.comparison_margin,
+        cancel_requested=False,
+        calls_done=0,
+        calls_cached=0,
+        calls_failed=0,
+        cost_reserved_usd=0.0,
+    )
+
+
 class RunQueries(Database):
     async def add_run(self, new: NewRun) -> RunRecord:
-        """Store a queued run with its slices; with `delivery`, in the same transaction the
-        delivery id, so a second run for one delivery id raises DuplicateDeliveryError."""
-        row = RunRow(
-            id=uuid.uuid4().hex,
-            suite_id=new.suite_id,
-            model=new.model,
-            config=new.options.model_dump(mode="json"),
-            status="queued",
-            executor=new.executor,
-            calls_planned=new.calls_planned,
-            slices=new.slices,
-            created_at=utcnow(),
-            callback_url=new.callback_url,
-            meta=new.metadata,
-            cancel_requested=False,
-            calls_done=0,
-            calls_cached=0,
-            calls_failed=0,
-            cost_reserved_usd=0.0,
-        )
+        """Store a queued run with its slices (and its baseline run, if it brings one); with
+        `delivery`, in the same transaction the delivery id, so a second run for one delivery
+        id raises DuplicateDeliveryError."""
+        planned: list[tuple[RunRow, int]] = []
+        baseline_id = new.baseline_run_id
+        if new.baseline is not None:
+            baseline = _new_row(new.baseline, None)
+            planned.append((baseline, new.baseline.slices))
+            baseline_id = baseline.id
+        row = _new_row(new, baseline_id)
+        planned.append((row, new.slices))
         try:
             async with self.sessions.begin() as session:
-                session.add(row)
-                await session.flush()
-                session.add_all(
-                    RunSliceRow(run_id=row.id, slice=i, done=False) for i in range(new.slices)
-                )
+                for made, slices in planned:
+                    session.add(made)
+                    await session.flush()
+                    session.add_all(
+                        RunSliceRow(run_id=made.id, slice=i, done=False) for i in range(slices)
+                    )
                 if new.delivery is not None:
                     scheme, delivery_id = new.delivery
                     session.add(
@@ -102,6 +127,14 @@ class RunQueries(Database):
                 raise
             raise DuplicateDeliveryError(new.delivery[1]) from None
         return run_record(row)
+
+    async def runs_with_baseline(self, baseline_run_id: str) -> list[RunRecord]:
+        """The runs to be compared with this one once both have ended."""
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(RunRow).where(RunRow.baseline_run_id == baseline_run_id)
+            )
+            return [run_record(r) for r in rows]
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         if absent_key(run_id):

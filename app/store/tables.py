@@ -95,6 +95,14 @@ class RunRow(Base):
     # own fields, echoed back in that callback. (`metadata` is taken by SQLAlchemy: `meta`.)
     callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON, nullable=True)
+    # The model's answer-shaping parameters when the run was made (the model list's defaults,
+    # a built-in model's reply cap): what the run's answers came from.
+    model_params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # A model review with a baseline: the run this one is compared with when both have ended.
+    # No foreign key: SQLite cannot add one to an existing table without rebuilding it, and a
+    # deleted baseline only means there is nothing left to compare with.
+    baseline_run_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    comparison_margin: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class RunSliceRow(Base):
@@ -146,6 +154,28 @@ class CaseResultRow(Base):
     facts_cover_answer: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     prompt_fix_passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     control_passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # Passes out of scored samples per main arm (None for results stored before they were kept).
+    closed_passes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    closed_scored: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    open_passes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    open_scored: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class ComparisonRow(Base):
+    """Two runs on the same suite, paired case by case, with the decision against a margin."""
+
+    __tablename__ = "comparisons"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    baseline_run_id: Mapped[str] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), index=True
+    )
+    candidate_run_id: Mapped[str] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), index=True
+    )
+    margin: Mapped[float] = mapped_column(Float)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 # --- model-review pipelines: inbound idempotency and the callback outbox -----------------------
