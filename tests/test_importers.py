@@ -237,6 +237,11 @@ def test_cli_writes_the_suite_to_standard_output_and_the_report_to_stderr(tmp_pa
             "tests[0].assert[0].type: missing",
         ),
         (
+            ["csv", "--input-col", "question", "--expected-col", "answer", "-o", "/no/dir/s.yaml"],
+            "qa.csv",
+            "cannot write /no/dir/s.yaml",
+        ),
+        (
             ["deepeval"],
             '[{"input": "q", "expected_output": "a"}]',
             "goldens[0]: no context",

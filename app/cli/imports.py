@@ -105,12 +105,12 @@ def import_(
     written = _dump(data, json_out=out is not None and out.suffix.lower() == ".json")
     parse_suite_text(written, "yaml")  # what is written reads back as a valid suite
     if report is not None:
-        report.write_text(result.report.model_dump_json(indent=2), encoding="utf-8")
+        _write(report, result.report.model_dump_json(indent=2) + "\n")
     if out is None:
         print(written, end="")
         _print_report(result.report, file, "standard output", err_console)
     else:
-        out.write_text(written, encoding="utf-8")
+        _write(out, written)
         _print_report(result.report, file, str(out), console)
 
 
@@ -119,6 +119,14 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         print_problems(f"cannot read {path}:", [str(exc)])
+        raise typer.Exit(INVALID) from None
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print_problems(f"cannot write {path}:", [exc.strerror or str(exc)])
         raise typer.Exit(INVALID) from None
 
 

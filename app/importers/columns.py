@@ -69,6 +69,7 @@ def parse(text: str, options: ImportOptions, name: str) -> ImportResult:
 def _column(header: list[str], given: str | None, default: str, option: str) -> str:
     column = given or default
     if column not in header:
-        hint = "" if given else f" (name it with {option})"
+        flag = "--" + option.replace("_", "-")
+        hint = "" if given else f" (name it with {option}, {flag} in the CLI)"
         fail(option, f"no column {column!r} in the header{hint}; columns: {', '.join(header)}")
     return column

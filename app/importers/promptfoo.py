@@ -38,6 +38,13 @@ from app.importers.records import parse_yaml
 FACTS_VAR = "context"
 MAX_EXPANSION = 1000
 _TEST_FIELDS = ("description", "vars", "assert", "options", "metadata")
+_NOT_KEPT = {
+    "provider": "per-test providers: rung asks the model a run names",
+    "providers": "per-test provider filters: rung asks the model a run names",
+    "prompts": "per-test prompt filters: the tests are rendered through one prompt",
+    "providerOutput": "a recorded output: rung asks the model itself",
+    "assertScoringFunction": "a custom scoring function runs your code",
+}
 
 
 def parse(text: str, options: ImportOptions, name: str, attachments: Attachments) -> ImportResult:
@@ -62,9 +69,11 @@ def parse(text: str, options: ImportOptions, name: str, attachments: Attachments
     else:
         prompt = from_config(config, lambda ref, loc: files.text(ref, loc, "prompt"), builder)
     default = config.get("defaultTest") or {}
+    if isinstance(default, str) and default.startswith("file://"):
+        loaded = files.text(default, "defaultTest")
+        default = parse_yaml(loaded) if loaded is not None else {}
     if not isinstance(default, dict):
-        builder.drop("defaultTest", "defaultTest from a file is not followed")
-        default = {}
+        fail("defaultTest", "must be a test (vars, assert, options) or a file:// reference")
     for test in tests:
         builder.report.read += 1
         if not isinstance(test.data, dict):
@@ -96,10 +105,7 @@ def _test(
                 "passes when every imported assertion passes",
             )
         elif key not in _TEST_FIELDS:
-            builder.ignore(
-                f"tests[].{key}",
-                "per-test providers, prompts or recorded outputs: rung asks the model a run names",
-            )
+            builder.ignore(f"tests[].{key}", _NOT_KEPT.get(key, "not a promptfoo test field"))
     settings = {**(default.get("options") or {}), **(data.get("options") or {})}
     if settings.get("transform"):
         builder.tally(
@@ -206,7 +212,12 @@ def _case(
         return
     description = as_text(data.get("description"))
     metadata = data.get("metadata") or {}
-    tags = [f"{k}:{as_text(v)}" for k, v in metadata.items() if isinstance(v, str | int | float)]
+    tags = [
+        f"{key}:{as_text(item)}"
+        for key, value in metadata.items()
+        for item in (value if isinstance(value, list) else [value])
+        if isinstance(item, str | int | float)
+    ]
     builder.map(source, "input")
     builder.map(f"vars.{facts_var}", "facts")
     if description:

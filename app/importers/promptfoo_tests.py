@@ -7,6 +7,7 @@ where only one file arrives (the API) a reference is reported with how to send i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -181,7 +182,11 @@ def _csv_test(loc: str, row: dict[str, str], builder: SuiteBuilder) -> RawTest:
             test["options"][key[2:]] = value
         elif key.startswith("__metadata:"):
             name = key.removeprefix("__metadata:")
-            test["metadata"][name.removesuffix("[]")] = value
+            if name.endswith("[]"):  # an array: comma-separated, `\,` for a literal comma
+                items = re.split(r"(?<!\\),", value)
+                test["metadata"][name[:-2]] = [i.replace("\\,", ",").strip() for i in items]
+            else:
+                test["metadata"][name] = value
         elif key.startswith("__"):
             builder.ignore(key, "a promptfoo scoring setting (metric, threshold, config)")
         else:
