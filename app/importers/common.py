@@ -142,6 +142,14 @@ class SuiteBuilder:
         self._mapped: Counter[tuple[str, str]] = Counter()
         self._ignored: dict[str, tuple[int, str]] = {}
         self._tallies: dict[str, list[str]] = {}
+        self._said: set[tuple[str, str, str]] = set()  # (kind, loc, msg) already in the report
+
+    def _once(self, kind: str, loc: str, msg: str) -> bool:
+        key = (kind, loc, msg)
+        if key in self._said:
+            return False
+        self._said.add(key)
+        return True
 
     def map(self, source: str, target: str) -> None:
         self._mapped[(source, target)] += 1
@@ -155,11 +163,11 @@ class SuiteBuilder:
 
     def drop(self, loc: str, reason: str) -> None:
         """A part left out (an assertion...); said once, however many cases shared it."""
-        if not any(d.loc == loc and d.msg == reason for d in self.report.dropped):
+        if self._once("dropped", loc, reason):
             self.report.dropped.append(ImportNote(loc=loc, msg=reason))
 
     def warn(self, loc: str, msg: str) -> None:
-        if not any(w.loc == loc and w.msg == msg for w in self.report.warnings):
+        if self._once("warning", loc, msg):
             self.report.warnings.append(ImportNote(loc=loc, msg=msg))
 
     def tally(self, loc: str, msg: str) -> None:
