@@ -333,3 +333,10 @@ def test_csv_takes_several_facts_columns_and_tabs() -> None:
 def test_a_nul_character_is_refused_where_it_is() -> None:
     errors = failure("csv", "input,facts,expected\nq,f,a\u0000b\n")
     assert errors[0]["loc"] == "line 2"
+
+
+def test_a_problem_in_a_referenced_file_is_located_in_that_file() -> None:
+    config = "tests: [file://more.yaml]\n"
+    with pytest.raises(ImportFailed) as info:
+        run("promptfoo", config, {"file://more.yaml": "- vars: {context: c}\n  assert: [{}]\n"})
+    assert [e.as_dict()["loc"] for e in info.value.errors] == ["more.yaml[0].assert[0].type"]

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -36,6 +36,7 @@ from app.importers.models import (
     MatchMode,
 )
 
+T = TypeVar("T")
 _LINE = re.compile(r"(^|\s)line \d+$")
 MAX_CASES = 50_000  # a bound on what one file may expand to (promptfoo multiplies list vars)
 
@@ -46,6 +47,15 @@ class ImportFailed(LocatedError):
 
 def fail(loc: str, msg: str) -> NoReturn:
     raise ImportFailed([FieldError(loc, msg)])
+
+
+def in_file(path: str, read: Callable[[], T]) -> T:
+    """`read()`, with any problem it raises located in the named file (a referenced one)."""
+    try:
+        return read()
+    except ImportFailed as exc:
+        errors = [FieldError(f"{path} {e.loc}".strip(), e.msg) for e in exc.errors]
+        raise ImportFailed(errors) from None
 
 
 @dataclass(frozen=True)

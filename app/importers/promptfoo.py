@@ -20,6 +20,7 @@ from app.importers.common import (
     as_text,
     at,
     fail,
+    in_file,
     text_list,
 )
 from app.importers.models import ImportOptions
@@ -71,7 +72,8 @@ def parse(text: str, options: ImportOptions, name: str, attachments: Attachments
     default = config.get("defaultTest") or {}
     if isinstance(default, str) and default.startswith("file://"):
         loaded = files.text(default, "defaultTest")
-        default = parse_yaml(loaded) if loaded is not None else {}
+        path = default.removeprefix("file://")
+        default = in_file(path, lambda: parse_yaml(loaded)) if loaded is not None else {}
     if not isinstance(default, dict):
         fail("defaultTest", "must be a test (vars, assert, options) or a file:// reference")
     for test in tests:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.importers.common import SuiteBuilder, as_text
+from app.importers.common import SuiteBuilder, as_text, in_file
 from app.importers.records import parse_yaml
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}\}")
@@ -104,7 +104,7 @@ def _expand(entry: Any, loc: str, load: Load) -> list[Prompt]:
         if text is None:
             return [Prompt(loc, None)]
         if path.endswith((".json", ".yaml", ".yml")):
-            data = parse_yaml(text)
+            data = in_file(path, lambda: parse_yaml(text))
             return [_chat(data, loc) if isinstance(data, list) else _text(as_text(data) or "", loc)]
         return [_text(part, loc) for part in re.split(r"\n-{3,}\n", text) if part.strip()]
     if entry.lstrip().startswith("["):

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from app.diagnosis.suite import FieldError
-from app.importers.common import Attachments, ImportFailed, SuiteBuilder, at, fail
+from app.importers.common import Attachments, SuiteBuilder, at, fail, in_file
 from app.importers.models import ImportOptions
 from app.importers.promptfoo_asserts import assertion_from_string
 from app.importers.records import csv_rows, jsonl_records, parse_yaml
@@ -146,11 +145,7 @@ def _referenced_tests(ref: str, loc: str, files: Files, builder: SuiteBuilder) -
     if text is None:
         return []
     kind = {".csv": "csv", ".jsonl": "jsonl"}.get(suffix, "yaml")
-    try:
-        return file_tests(text, kind, ref.removeprefix("file://"), builder)
-    except ImportFailed as exc:  # locate the problem inside the referenced file
-        errors = [FieldError(f"{path} {e.loc}".strip(), e.msg) for e in exc.errors]
-        raise ImportFailed(errors) from None
+    return in_file(path, lambda: file_tests(text, kind, path, builder))
 
 
 def file_tests(text: str, kind: str, base: str, builder: SuiteBuilder) -> list[RawTest]:
