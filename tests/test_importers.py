@@ -47,7 +47,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     },
     "openai-evals": {
         "ids": ["sample-1", "sample-2"],
-        "dropped": {"line 3": "no facts", "line 4": "prefilled answer"},
+        "dropped": {"line 3": "no facts", "line 4": "ends with a message from the assistant"},
         "ignored": set(),
     },
     "ragas": {

@@ -63,7 +63,7 @@ def read_input(value: Any, loc: str) -> Conversation:
     last_speaker, last = turns[-1]
     if last_speaker != "User":
         raise Unusable(
-            f"the input ends with an {last_speaker.lower()} message (a prefilled answer): rung "
+            f"the input ends with a message from the {last_speaker.lower()} (a prefill): rung "
             "sends one user message and grades the model's whole reply"
         )
     earlier = turns[:-1]
