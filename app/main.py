@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app import __version__
-from app.api import comparisons, health, runs, suites, webhooks
+from app.api import comparisons, health, imports, runs, suites, webhooks
 from app.api.deps import require_api_key
 from app.api.errors import ERROR_RESPONSES, install_error_handlers
 from app.api.guards import ApiKeyMiddleware, NulGuardMiddleware
@@ -66,7 +66,14 @@ def create_app(
     )
     app.state.settings = settings
     auth: Any = [Depends(require_api_key)]
-    routers = (suites.router, runs.router, comparisons.router, health.models, webhooks.deliveries)
+    routers = (
+        imports.router,  # before suites: /v1/suites/import is not a suite id
+        suites.router,
+        runs.router,
+        comparisons.router,
+        health.models,
+        webhooks.deliveries,
+    )
     for router in routers:
         app.include_router(router, dependencies=auth, responses=ERROR_RESPONSES)
     app.include_router(health.router)

@@ -14,7 +14,7 @@ import typer
 
 from app import __version__
 from app.bootstrap import ConfigError
-from app.cli import compare, diagnose, serve, suites
+from app.cli import compare, diagnose, imports, serve, suites
 from app.cli.output import err_console
 
 cli = typer.Typer(
@@ -49,6 +49,7 @@ cli.command()(diagnose.diagnose)
 cli.command()(diagnose.resume)
 cli.command()(suites.validate)
 cli.command()(compare.compare)
+cli.command("import")(imports.import_)
 
 
 def main() -> None:
