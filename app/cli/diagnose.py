@@ -133,13 +133,23 @@ def _options(values: dict[str, Any]) -> RunOptions:
         raise typer.Exit(INVALID) from None
 
 
-def _start(suite_path: Path, model: str, options: RunOptions) -> Any:
+def _start(suite_path: Path, model: str, options: RunOptions, corpus: Path | None = None) -> Any:
+    corpus_bytes = corpus.read_bytes() if corpus is not None else b""
+
     async def make(rung: Rung) -> RunView:
         from app.service import runs
         from app.service.commands import StartRun
+        from app.service.corpora import CorpusFormat, create_corpus
 
         suite = load_suite_file(suite_path)
-        command = StartRun(suite=suite, model=model, **options.model_dump())
+        values = options.model_dump()
+        if corpus is not None and options.retrieval is not None:
+            fmt: CorpusFormat = (
+                "jsonl" if corpus.suffix.lower() in (".jsonl", ".ndjson") else "text"
+            )
+            stored, _ = await create_corpus(rung.store, corpus.name, corpus_bytes, fmt)
+            values["retrieval"]["corpus_id"] = stored.id
+        command = StartRun(suite=suite, model=model, **values)
         return await runs.start_run(
             rung.store, rung.catalog, command, rung.settings.run_slices, executor="cli"
         )
@@ -162,6 +172,18 @@ def diagnose(
     fact_position: Annotated[str, typer.Option(help="before_input or system")] = "before_input",
     fact_format: Annotated[str, typer.Option(help="bullets, numbered or tagged")] = "bullets",
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Force fresh calls")] = False,
+    retrieval: Annotated[
+        bool,
+        typer.Option(
+            "--retrieval",
+            help="Add the retrieved arm: BM25 over every case's facts pooled (or --corpus)",
+        ),
+    ] = False,
+    corpus: Annotated[
+        Path | None,
+        typer.Option(help="Passages to retrieve from: .jsonl (id, text) or text paragraphs"),
+    ] = None,
+    retrieval_k: Annotated[int, typer.Option(help="Passages retrieved per case")] = 3,
     models_file: Annotated[
         Path | None, typer.Option(help="The model list [default: RUNG_MODELS_FILE]")
     ] = None,
@@ -182,9 +204,10 @@ def diagnose(
             "max_cost_usd": max_cost_usd,
             "injection": {"position": fact_position, "format": fact_format},
             "cache": not no_cache,
+            "retrieval": {"k": retrieval_k} if retrieval or corpus is not None else None,
         }
     )
-    _drive(models_file, _start(suite, model, options), out)
+    _drive(models_file, _start(suite, model, options, corpus), out)
 
 
 def _demo_model() -> str:

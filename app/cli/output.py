@@ -55,6 +55,14 @@ def print_verdict(verdict: RunVerdict) -> None:
             f"{100 * lift.value:+.0f} points (95% CI {100 * lift.low:+.0f} to "
             f"{100 * lift.high:+.0f}), mid-p {lift.mid_p:.3g}",
         )
+    if verdict.retrieval is not None:
+        retrieval = verdict.retrieval
+        retrieved = retrieval.pass_rates["retrieved"]
+        table.add_row(
+            f"pass rate retrieved (top {retrieval.k})",
+            f"{pct(retrieved.rate)} (95% CI {pct(retrieved.low)}–{pct(retrieved.high)}); "
+            f"recall@{retrieval.k} {pct(retrieval.recall_at_k)}",
+        )
     usage = verdict.usage
     table.add_row(
         "calls", f"{usage.calls} ({usage.cached_calls} cached), cost {money(usage.cost_usd)}"

@@ -13,7 +13,21 @@ from app.diagnosis.suite import FactInjection
 MAX_SAMPLES = 20
 MAX_CONCURRENCY = 256
 MAX_REPLY_TOKENS = 100_000
+MAX_PASSAGES = 20
 MAX_SEED = 2**31 - 1  # providers take 32-bit seeds; each sample adds its index to the seed
+
+
+class RetrievalOptions(BaseModel):
+    """The retrieved arm: BM25 over a corpus puts the top-k passages where the facts went."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    corpus_id: str | None = Field(
+        default=None,
+        description="A corpus stored with POST /v1/corpora; none: every case's facts pooled, "
+        "so each question must find its own facts among all the others'",
+    )
+    k: int = Field(default=3, ge=1, le=MAX_PASSAGES, description="Passages retrieved per case")
 
 
 class RunOptions(BaseModel):
@@ -62,6 +76,10 @@ class RunOptions(BaseModel):
     cache: bool = Field(default=True, description="false forces fresh model calls")
     max_cost_usd: float | None = Field(
         default=None, gt=0, description="Stop the run cleanly (cancelled, reason budget) here"
+    )
+    retrieval: RetrievalOptions | None = Field(
+        default=None,
+        description="Also try a real retriever: will retrieval recover the lift the facts give?",
     )
 
     @property

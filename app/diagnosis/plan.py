@@ -17,9 +17,15 @@ DEFAULT_COMPLETION_TOKENS = 256  # a reply's size before it is known, when max_t
 Prices = tuple[float, float]  # USD per (prompt, completion) token
 
 
+def calls_per_case(options: RunOptions) -> int:
+    """Both main arms (and the retrieved arm, if asked) at full samples."""
+    return (3 if options.retrieval is not None else 2) * options.samples
+
+
 def planned_calls(case_count: int, options: RunOptions) -> int:
-    """Upper bound before the run: both main arms at full samples (adaptive runs use fewer)."""
-    return case_count * 2 * options.samples
+    """Upper bound before the run: every planned arm at full samples (adaptive runs use fewer;
+    prompt-fix calls are added as the cases that need them appear)."""
+    return case_count * calls_per_case(options)
 
 
 def estimate_tokens(messages: Sequence[Mapping[str, str]], max_tokens: int | None) -> int:
@@ -69,6 +75,8 @@ class Estimator:
         arms: tuple[Arm, ...] = ("closed_book", "open_book")
         if options.candidate_prompt:
             arms += ("prompt_fix", "open_book_control")
+        if options.retrieval is not None:
+            arms += ("retrieved",)
         self.per_arm = {arm: ArmEstimate() for arm in arms}
         self.cases = 0
 
@@ -77,9 +85,11 @@ class Estimator:
         options = self.options
         reply = options.max_tokens or DEFAULT_COMPLETION_TOKENS
         for arm, estimate in self.per_arm.items():
+            # Retrieved passages are not known before the run: the facts stand in for them.
             messages = build_messages(
-                self.system_prompt, case, arm, options.injection, options.candidate_prompt
-            )
+                self.system_prompt, case, arm, options.injection, options.candidate_prompt,
+                case.facts,
+            )  # fmt: skip
             total = estimate_tokens(messages, options.max_tokens)
             estimate.calls += options.samples
             estimate.prompt_tokens += (total - reply) * options.samples

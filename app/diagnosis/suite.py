@@ -20,8 +20,14 @@ from pydantic import (
 
 from app.diagnosis.grading import Grader
 
-Arm = Literal["closed_book", "open_book", "prompt_fix", "open_book_control"]
-ARMS: tuple[Arm, ...] = ("closed_book", "open_book", "prompt_fix", "open_book_control")
+Arm = Literal["closed_book", "open_book", "prompt_fix", "open_book_control", "retrieved"]
+ARMS: tuple[Arm, ...] = (
+    "closed_book",
+    "open_book",
+    "prompt_fix",
+    "open_book_control",
+    "retrieved",
+)
 
 _GRADER_TYPES = {"exact", "contains", "regex", "json_schema", "numeric", "judge", "all", "any"}
 
@@ -270,12 +276,20 @@ def build_messages(
     arm: Arm,
     style: FactInjection,
     candidate_prompt: str | None = None,
+    passages: Sequence[str] | None = None,
 ) -> list[dict[str, str]]:
-    """The messages one arm sends for one case (design §2)."""
+    """The messages one arm sends for one case.
+
+    closed_book: the system prompt and the input. open_book: the case's facts injected as
+    `style` says. prompt_fix: the candidate system prompt with the facts. open_book_control: a
+    fresh open_book. retrieved: the retrieved `passages` in place of the facts (none retrieved:
+    nothing injected, as a retriever that finds nothing would leave it).
+    """
     system = candidate_prompt if arm == "prompt_fix" and candidate_prompt else system_prompt
     user = case.input
-    if arm != "closed_book":
-        block = render_facts(case.facts, style)
+    facts = list(passages or []) if arm == "retrieved" else case.facts
+    if arm != "closed_book" and facts:
+        block = render_facts(facts, style)
         if style.position == "system":
             system = f"{system}\n\n{block}" if system else block
         else:

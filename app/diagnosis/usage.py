@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, Field
 
+from app.diagnosis.retrieval import RetrievalResult
 from app.diagnosis.verdict import Verdict
 
 
@@ -46,3 +47,6 @@ class RunVerdict(Verdict):
 
     usage: Usage
     sampling: Sampling
+    retrieval: RetrievalResult | None = Field(
+        default=None, description="With the retrieved arm: will retrieval actually fix it?"
+    )

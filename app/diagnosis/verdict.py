@@ -109,7 +109,8 @@ class _Table:
         return self.a + self.b + self.c + self.d
 
 
-def _rate(passes: int, n: int) -> Rate:
+def rate_of(passes: int, n: int) -> Rate:
+    """A pass rate with its Wilson 95% interval."""
     low, high = wilson_interval(passes, n)
     return Rate(passes=passes, n=n, rate=passes / n if n else None, low=low, high=high)
 
@@ -207,11 +208,11 @@ def build_verdict(
     mid_p = mcnemar_mid_p(t.b, t.c)
     share_low, share_high = wilson_interval(t.c, t.c + t.d)
     pass_rates = {
-        "closed_book": _rate(t.a + t.b, t.n),
-        "open_book": _rate(t.a + t.c, t.n),
+        "closed_book": rate_of(t.a + t.b, t.n),
+        "open_book": rate_of(t.a + t.c, t.n),
     }
     if fix is not None:
-        pass_rates["prompt_fix"] = _rate(t.n - fix.remaining_failures, t.n)
+        pass_rates["prompt_fix"] = rate_of(t.n - fix.remaining_failures, t.n)
     return Verdict(
         diagnosis=diagnosis,
         next_rung=rung,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from app.diagnosis.options import RunOptions
 from app.diagnosis.plan import (
@@ -18,6 +19,9 @@ from app.models.ratelimit import LimiterRegistry, Stopped
 from app.store import Store
 from app.store.batch import RunWriter
 from app.store.records import NewCall, StoredCall
+
+if TYPE_CHECKING:
+    from app.engine.retrievers import Retriever
 
 FAILURE_FUSE = 5  # this many failed calls and not one success: the endpoint is dead, stop
 
@@ -49,6 +53,7 @@ class RunContext:
     ended_elsewhere: bool = False
     fatal: bool = False
     budget_hit: bool = False
+    retriever: Retriever | None = None
 
 
 class Caller:

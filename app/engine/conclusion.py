@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from app.diagnosis.retrieval import RetrievalCase, RetrievalResult, build_retrieval
 from app.diagnosis.summary import explain
 from app.diagnosis.usage import ArmUsage, RunVerdict, Sampling, total_usage
 from app.diagnosis.verdict import CaseOutcome, build_verdict
-from app.engine.comparing import settle_reviews
+from app.engine.comparing import case_arms, settle_reviews
 from app.models.catalog import ModelCatalog
 from app.store import Store
 from app.store.records import CaseResultRecord, RunRecord
@@ -54,6 +55,9 @@ def run_verdict(snapshot: RunSnapshot, partial: bool) -> RunVerdict:
     )
     verdict.partial = partial
     verdict.summary = explain(verdict)
+    retrieval = _retrieval(snapshot)
+    if retrieval is not None:
+        verdict.summary = f"{verdict.summary} {retrieval.summary}"
     main_calls = sum(
         snapshot.usage[arm].calls for arm in ("closed_book", "open_book") if arm in snapshot.usage
     )
@@ -65,7 +69,29 @@ def run_verdict(snapshot: RunSnapshot, partial: bool) -> RunVerdict:
             calls_used=main_calls,
             calls_fixed_design=len(snapshot.results) * 2 * options.samples,
         ),
+        retrieval=retrieval,
     )
+
+
+def _retrieval(snapshot: RunSnapshot) -> RetrievalResult | None:
+    options = snapshot.run.options.retrieval
+    if options is None:
+        return None
+    cases = []
+    for result in snapshot.results:
+        if result.retrieved is None:
+            continue
+        arms = case_arms(result).passed
+        cases.append(
+            RetrievalCase(
+                case_id=result.case_id,
+                closed_passed=arms["closed_book"],
+                gold_passed=arms["open_book"],
+                retrieved_passed=result.retrieved.passed,
+                recall=result.retrieved.recall,
+            )
+        )
+    return build_retrieval(cases, options.k, options.corpus_id)
 
 
 def decide(snapshot: RunSnapshot, reason: StopReason, last_error: str = "") -> Ending:

@@ -14,16 +14,25 @@ import asyncio
 from app.diagnosis.grading import Grade, facts_cover_answer, grade, judge_messages, judge_nodes
 from app.diagnosis.labels import ArmTally, arm_needs_sample, decide_arm, decide_case
 from app.diagnosis.options import MAX_CONCURRENCY
+from app.diagnosis.plan import calls_per_case
+from app.diagnosis.retrieval import gold_recall
 from app.diagnosis.suite import Arm, Case, build_messages
 from app.engine.calls import Caller, RunContext
 from app.engine.conclusion import StopReason, conclude, fail_run
+from app.engine.retrievers import Retrievers
 from app.models.base import Completion
 from app.models.catalog import UnknownModelError
 from app.models.ratelimit import LimiterRegistry
 from app.models.registry import ModelRegistry
 from app.store import Store
 from app.store.batch import RunWriter
-from app.store.records import ArmTallies, NewCall, NewCaseResult, passed_from_grade
+from app.store.records import (
+    ArmTallies,
+    NewCall,
+    NewCaseResult,
+    RetrievedArm,
+    passed_from_grade,
+)
 
 JUDGE_SEED = 1234  # judges run at temperature 0 with a pinned seed, so grades repeat
 
@@ -49,6 +58,7 @@ class Runner:
         self.store = store
         self.models = models
         self.caller = Caller(store, limiters or LimiterRegistry())
+        self.retrievers = Retrievers()
         self.default_concurrency = default_concurrency
         self.timeout = timeout
 
@@ -77,6 +87,7 @@ class Runner:
         concurrency = options.max_concurrency or model.limits.parallel
         concurrency = min(concurrency or self.default_concurrency, MAX_CONCURRENCY)
         concurrency = max(1, -(-concurrency // parts))  # the slices share the run's concurrency
+        retriever = await self.retrievers.get(self.store, options.retrieval)
         ctx = RunContext(
             run_id=run_id,
             part=part,
@@ -88,6 +99,7 @@ class Runner:
             writer=RunWriter(self.store, run_id),
             limiter=asyncio.Semaphore(concurrency),
             timeout=self.timeout,
+            retriever=retriever,
         )
         finished = await self.store.finished_positions(run_id)
         queue: asyncio.Queue[tuple[int, Case] | None] = asyncio.Queue(maxsize=concurrency * 2)
@@ -142,19 +154,23 @@ class Runner:
             tallies[arm] = tallies[arm].add(passed)
         label = decision.label or "inconclusive"
         used = tallies["closed_book"].attempts + tallies["open_book"].attempts
-        unused = 2 * k_max - used
         fix: dict[str, bool | None] = {"prompt_fix": None, "open_book_control": None}
         if ctx.options.candidate_prompt and label in ("behavior", "distraction"):
             fix_arms: tuple[Arm, Arm] = ("prompt_fix", "open_book_control")
             for fix_arm in fix_arms:
-                tally = ArmTally()
-                while arm_needs_sample(tally, k_max):
-                    passed = await self._sample(ctx, case, fix_arm, tally.attempts)
-                    if ctx.stop.is_set():
-                        return
-                    tally = tally.add(passed)
-                unused -= tally.attempts
-                fix[fix_arm] = decide_arm(tally, k_max)
+                fix[fix_arm], attempts = await self._single_arm(ctx, case, fix_arm)
+                used += attempts
+        retrieved = None
+        if ctx.retriever is not None:
+            hits = ctx.retriever.search(case.input)
+            passed, attempts = await self._single_arm(
+                ctx, case, "retrieved", [p.text for p in hits]
+            )
+            used += attempts
+            recall = gold_recall(case.facts, [p.text for p in hits])
+            retrieved = RetrievedArm(passed, round(recall, 4), [p.id for p in hits])
+        if ctx.stop.is_set():
+            return  # unfinished cases are redone on resume, from their stored calls
         await ctx.writer.add_case_result(
             NewCaseResult(
                 position=position,
@@ -170,11 +186,31 @@ class Runner:
                     open_passes=tallies["open_book"].passes,
                     open_scored=tallies["open_book"].scored,
                 ),
+                retrieved=retrieved,
             ),
-            planned_delta=-unused,
+            planned_delta=used - calls_per_case(ctx.options),
         )
 
-    async def _sample(self, ctx: RunContext, case: Case, arm: Arm, index: int) -> bool | None:
+    async def _single_arm(
+        self, ctx: RunContext, case: Case, arm: Arm, passages: list[str] | None = None
+    ) -> tuple[bool | None, int]:
+        """Sample one arm until it is decided (or out of samples): (passed, attempts)."""
+        tally = ArmTally()
+        while arm_needs_sample(tally, ctx.options.samples):
+            passed = await self._sample(ctx, case, arm, tally.attempts, passages)
+            if ctx.stop.is_set():
+                break
+            tally = tally.add(passed)
+        return decide_arm(tally, ctx.options.samples), tally.attempts
+
+    async def _sample(
+        self,
+        ctx: RunContext,
+        case: Case,
+        arm: Arm,
+        index: int,
+        passages: list[str] | None = None,
+    ) -> bool | None:
         """One sample of one arm: stored, cached or called. True/False, or None if unscored."""
         stored = ctx.existing.get((case.id, arm, index))
         if stored is not None:
@@ -183,7 +219,7 @@ class Runner:
             return None
         options = ctx.options
         messages = build_messages(
-            ctx.system_prompt, case, arm, options.injection, options.candidate_prompt
+            ctx.system_prompt, case, arm, options.injection, options.candidate_prompt, passages
         )
         seed = None if options.seed is None else options.seed + index
         completion = Completion(

@@ -16,11 +16,13 @@ from app.models.pricing import token_prices
 from app.pipelines.signing import VerifiedDelivery
 from app.pipelines.ssrf import CallbackPolicy, CallbackRefusedError
 from app.service.commands import Baseline, StartRun
+from app.service.corpora import resolve_retrieval
 from app.service.errors import InvalidRequestError, NotFoundError
 from app.service.views import (
     ArmDetail,
     CasePage,
     CaseView,
+    RetrievedView,
     RunPage,
     RunView,
     run_view,
@@ -79,6 +81,8 @@ async def start_run(
         except CallbackRefusedError as exc:
             raise InvalidRequestError("callback_url", str(exc)) from None
     suite = await _suite_for(store, command, options)
+    retrieval = await resolve_retrieval(store, options.retrieval, suite)
+    options = options.model_copy(update={"retrieval": retrieval})
 
     def planned(model: str, **extra: Any) -> NewRun:
         return NewRun(
@@ -283,6 +287,15 @@ async def case_page(
             confidence=r.confidence,
             facts_cover_answer=r.facts_cover_answer,
             arms=arms[r.case_id],
+            retrieved=(
+                RetrievedView(
+                    passed=r.retrieved.passed,
+                    recall=r.retrieved.recall,
+                    passages=r.retrieved.passages,
+                )
+                if r.retrieved is not None
+                else None
+            ),
         )
         for r in rows
     ]

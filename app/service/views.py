@@ -81,12 +81,19 @@ class ArmDetail(BaseModel):
     errors: list[str | None]
 
 
+class RetrievedView(BaseModel):
+    passed: bool | None
+    recall: float = Field(description="Share of the case's gold facts among the passages")
+    passages: list[str] = Field(description="The retrieved passages' ids, best first")
+
+
 class CaseView(BaseModel):
     case_id: str
     label: Label
     confidence: float
     facts_cover_answer: bool | None
     arms: dict[str, ArmDetail]
+    retrieved: RetrievedView | None = None
 
 
 class CasePage(BaseModel):

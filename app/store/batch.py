@@ -114,6 +114,9 @@ def _case_values(run_id: str, result: NewCaseResult) -> dict[str, Any]:
         "closed_scored": result.tallies.closed_scored,
         "open_passes": result.tallies.open_passes,
         "open_scored": result.tallies.open_scored,
+        "retrieved_passed": result.retrieved.passed if result.retrieved else None,
+        "retrieval_recall": result.retrieved.recall if result.retrieved else None,
+        "retrieved": result.retrieved.passages if result.retrieved else None,
     }
 
 

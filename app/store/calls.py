@@ -10,6 +10,7 @@ from app.store.records import (
     ArmTallies,
     CallRecord,
     CaseResultRecord,
+    RetrievedArm,
     StoredCall,
     passed_from_grade,
 )
@@ -48,6 +49,15 @@ def case_result_record(row: CaseResultRow) -> CaseResultRecord:
             closed_scored=row.closed_scored,
             open_passes=row.open_passes,
             open_scored=row.open_scored,
+        ),
+        retrieved=(
+            RetrievedArm(
+                passed=row.retrieved_passed,
+                recall=row.retrieval_recall,
+                passages=list(row.retrieved or []),
+            )
+            if row.retrieval_recall is not None
+            else None
         ),
     )
 

@@ -65,6 +65,15 @@ class ArmTallies:
 
 
 @dataclass(frozen=True)
+class RetrievedArm:
+    """What the retrieved arm did for one case."""
+
+    passed: bool | None  # None: nothing scored
+    recall: float  # the share of the case's gold facts among the retrieved passages
+    passages: list[str]  # the retrieved passages' ids, best first
+
+
+@dataclass(frozen=True)
 class CaseResultRecord:
     position: int
     case_id: str
@@ -74,6 +83,7 @@ class CaseResultRecord:
     prompt_fix_passed: bool | None
     control_passed: bool | None
     tallies: ArmTallies = field(default_factory=ArmTallies)
+    retrieved: RetrievedArm | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,22 @@ class NewCaseResult:
     prompt_fix_passed: bool | None = None
     control_passed: bool | None = None
     tallies: ArmTallies = field(default_factory=ArmTallies)
+    retrieved: RetrievedArm | None = None
+
+
+@dataclass(frozen=True)
+class CorpusRecord:
+    id: str
+    name: str
+    passage_count: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Passage:
+    id: str
+    text: str
+    source_case: str | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -159,6 +170,35 @@ class CaseResultRow(Base):
     closed_scored: Mapped[int | None] = mapped_column(Integer, nullable=True)
     open_passes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     open_scored: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The retrieved arm: did it pass, which passages it got, what share of the gold facts.
+    retrieved_passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    retrieval_recall: Mapped[float | None] = mapped_column(Float, nullable=True)
+    retrieved: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class CorpusRow(Base):
+    """Passages a retriever searches, with the BM25 index built over them once."""
+
+    __tablename__ = "corpora"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    passage_count: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    index_blob: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class PassageRow(Base):
+    __tablename__ = "corpus_passages"
+
+    corpus_id: Mapped[str] = mapped_column(
+        ForeignKey("corpora.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    passage_id: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    source_case: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class ComparisonRow(Base):

@@ -1,0 +1,1 @@
+"""Retrieval over a stored corpus: the index the retrieved arm searches."""
