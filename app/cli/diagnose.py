@@ -233,6 +233,7 @@ def demo(
     if not DEMO_SUITE.exists():
         err_console.print(f"{DEMO_SUITE} not found: run this from the rung checkout.", markup=False)
         raise typer.Exit(INVALID)
+    load_catalog(load_settings())  # a bad setting is its one line before anything else
     chosen = model or _demo_model()
     if chosen != BUILTIN_READER and model is None:
         err_console.print(

@@ -19,6 +19,10 @@ from typing import Any
 _SUFFIXES = ("ing", "ies", "ed", "es", "s")
 
 
+class EmptyCorpusError(ValueError):
+    """Nothing in the passages can be indexed."""
+
+
 def stem(word: str) -> str:
     """A light English suffix stemmer: enough for "refunds"/"refund", "shipped"/"ship"."""
     for suffix in _SUFFIXES:
@@ -49,8 +53,11 @@ def build_index(passages: Sequence[str]) -> bytes:
     """The BM25 index of the passages, as the bytes `Index.load` reads back."""
     import bm25s
 
+    tokens = _tokens(passages)
+    if not any(tokens):
+        raise EmptyCorpusError("no passage has a word to search by (stop words are not indexed)")
     retriever = bm25s.BM25()
-    retriever.index(_tokens(passages), show_progress=False)
+    retriever.index(tokens, show_progress=False)
     with tempfile.TemporaryDirectory() as folder:
         retriever.save(folder, show_progress=False)
         buffer = io.BytesIO()

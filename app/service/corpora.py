@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from app.diagnosis.options import RetrievalOptions
-from app.retrieval.index import build_index
+from app.retrieval.index import EmptyCorpusError, build_index
 from app.service.errors import InvalidRequestError, NotFoundError
 from app.store import Store
 from app.store.corpora import corpus_hash
@@ -88,7 +88,10 @@ async def store_corpus(store: Store, name: str, passages: list[Passage]) -> tupl
     found = await store.find_corpus(digest)
     if found is not None:
         return corpus_view(found), False
-    blob = await asyncio.to_thread(build_index, [p.text for p in passages])
+    try:
+        blob = await asyncio.to_thread(build_index, [p.text for p in passages])
+    except EmptyCorpusError as exc:
+        raise InvalidRequestError("body", str(exc)) from None
     record, created = await store.add_corpus(name, passages, blob, digest)
     return corpus_view(record), created
 
@@ -130,7 +133,13 @@ async def resolve_retrieval(
     if options is None:
         return None
     if options.corpus_id is None:
-        return options.model_copy(update={"corpus_id": (await pooled_facts(store, suite)).id})
+        try:
+            pooled = await pooled_facts(store, suite)
+        except InvalidRequestError:
+            raise InvalidRequestError(
+                "retrieval", "no fact of the suite has a word to search by"
+            ) from None
+        return options.model_copy(update={"corpus_id": pooled.id})
     if await store.get_corpus(options.corpus_id) is None:
         raise InvalidRequestError("retrieval.corpus_id", f"no corpus with id {options.corpus_id!r}")
     return options

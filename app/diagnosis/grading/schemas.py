@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 import jsonschema
@@ -63,7 +64,17 @@ def _walk(resource: Resource[Any], resolver: Any) -> Iterator[str]:
 
 
 def schema_problem(schema: dict[str, Any]) -> str | None:
-    """Why this schema cannot grade answers, or None."""
+    """Why this schema cannot grade answers, or None.
+
+    Cached by the schema's text: every stored case is validated again when it is read, and a
+    suite's cases usually share a handful of schemas (the check costs milliseconds each).
+    """
+    return _schema_problem(json.dumps(schema, sort_keys=True))
+
+
+@lru_cache(maxsize=4096)
+def _schema_problem(text: str) -> str | None:
+    schema = json.loads(text)
     try:
         Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
