@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app import __version__
-from app.api import health, runs, suites, webhooks
+from app.api import health, pages, runs, suites, webhooks
 from app.api.deps import require_api_key
 from app.api.errors import ERROR_RESPONSES, install_error_handlers
 from app.api.guards import ApiKeyMiddleware, NulGuardMiddleware
@@ -66,9 +66,10 @@ def create_app(
     )
     app.state.settings = settings
     auth: Any = [Depends(require_api_key)]
-    for router in (suites.router, runs.router, health.models, webhooks.deliveries):
+    for router in (suites.router, runs.router, pages.report, health.models, webhooks.deliveries):
         app.include_router(router, dependencies=auth, responses=ERROR_RESPONSES)
     app.include_router(health.router)
+    app.include_router(pages.index)  # open, like /docs: it holds no data
     app.include_router(webhooks.inbound)  # signed: the signature is its credential, not a key
     webhooks.describe_callbacks(app)
     app.add_middleware(
