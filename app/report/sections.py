@@ -10,10 +10,10 @@ from app.report.data import ARM_TITLES, ReportData
 from app.report.html import Markup, el
 
 LABEL_HINTS = {
-    "no_gap": "passes either way: stay at the prompt",
-    "distraction": "the facts hurt: fix their format",
+    "no_gap": "passes either way",
+    "distraction": "the facts hurt",
     "knowledge": "facts fix it: retrieval",
-    "behavior": "fails even with facts: prompt, then adapter",
+    "behavior": "fails even with facts",
 }
 LABEL_TITLES = {
     "no_gap": "no gap",

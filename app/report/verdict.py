@@ -218,7 +218,9 @@ def banner(run: RunView) -> Markup:
             class_="banner-text",
         ),
         ladder(verdict),
-        el("p", summary, class_="summary") if summary else None,
+        el("div", el("p", "In plain words", class_="eyebrow"), el("p", summary), class_="summary")
+        if summary
+        else None,
         join(warnings(run)),
         class_="banner card",
         aria_labelledby="verdict-title",

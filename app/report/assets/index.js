@@ -108,10 +108,8 @@
 
   async function load() {
     try {
-      const [runs, suites] = await Promise.all([
-        api("/v1/runs?limit=50").then((r) => r.json()),
-        api("/v1/suites?limit=200").then((r) => r.json()),
-      ]);
+      const runs = await api("/v1/runs?limit=50").then((r) => r.json());
+      const suites = await api("/v1/suites?limit=200").then((r) => r.json());
       for (const suite of suites.items) suiteNames.set(suite.id, suite.name);
       form.hidden = true;
       $("runs-card").hidden = false;

@@ -239,7 +239,9 @@
       h("pre", { class: "text" }, c.input),
       h("p", { class: "block-title" }, "Expected"),
       h("p", {}, `The answer ${c.expected}`),
-      c.expected_detail !== null ? h("pre", { class: "text" }, text(c.expected_detail)) : null,
+      c.expected_detail !== null
+        ? h("details", {}, h("summary", {}, "The schema"), h("pre", { class: "text" }, text(c.expected_detail)))
+        : null,
       c.facts_cover_answer === false
         ? h(
             "p",
@@ -278,6 +280,18 @@
   $("dlg-close").addEventListener("click", () => dialog.close());
   $("dlg-prev").addEventListener("click", () => openCase(current - 1));
   $("dlg-next").addEventListener("click", () => openCase(current + 1));
+  // The rest of the page is inert while the dialog is open; Tab wraps around inside it
+  // instead of leaving for the browser's own controls.
+  dialog.addEventListener("keydown", (event) => {
+    if (event.key !== "Tab") return;
+    const stops = [...dialog.querySelectorAll("button:not([disabled]), summary, [tabindex='0']")]
+      .filter((el) => el.getClientRects().length > 0);
+    if (!stops.length) return;
+    const [first, last] = [stops[0], stops[stops.length - 1]];
+    const at = document.activeElement;
+    if (event.shiftKey && (at === first || at === dlgTitle)) { event.preventDefault(); last.focus(); }
+    else if (!event.shiftKey && at === last) { event.preventDefault(); first.focus(); }
+  });
   dialog.addEventListener("keydown", (event) => {
     const typing = event.target.closest("input, select, textarea");
     if (typing || event.altKey || event.ctrlKey || event.metaKey) return;
