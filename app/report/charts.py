@@ -70,25 +70,19 @@ def _whisker(x1: float, x2: float, y: float, color: str = INK) -> Markup:
     )
 
 
-def pass_rate_chart(bars: list[RateBar], max_failure_rate: float) -> Markup:
+def pass_rate_chart(bars: list[RateBar], max_failure_rate: float | None) -> Markup:
     """One bar per arm, its Wilson 95% interval as a whisker, and the acceptable pass rate
     (1 - the acceptable failure rate) as a dashed line: a whisker wholly left of the line is
-    an arm that provably fails."""
+    an arm that provably fails. No line when `max_failure_rate` is None (a subset of the
+    cases, which the acceptable rate is not about)."""
     span = RIGHT - LEFT
     row, top = 54, 22
-    target = 1 - max_failure_rate
-    tx = LEFT + target * span
+    target = None if max_failure_rate is None else 1 - max_failure_rate
     height = top + row * len(bars) + 22
-    body: list[Markup] = [
-        _text(
-            RIGHT,
-            10,
-            f"dashed line: acceptable ≥ {pct(target)}",
-            text_anchor="end",
-            fill=MUTED,
-            font_size=11,
-        ),
-    ]
+    body: list[Markup] = []
+    if target is not None:
+        label = f"dashed line: acceptable ≥ {pct(target)}"
+        body.append(_text(RIGHT, 10, label, text_anchor="end", fill=MUTED, font_size=11))
     for i, bar in enumerate(bars):
         y = top + i * row
         body.append(_text(LEFT, y + 12, bar.title, font_weight=600))
@@ -105,9 +99,10 @@ def pass_rate_chart(bars: list[RateBar], max_failure_rate: float) -> Markup:
             body.append(
                 el("rect", x=LEFT, y=y + 20, width=f"{width:.1f}", height=16, rx=3, fill=BAR)
             )
-        body.append(
-            _line(tx, y + 16, tx, y + 40, stroke=INK, stroke_width=1.5, stroke_dasharray="4 3")
-        )
+        if target is not None:
+            tx = LEFT + target * span
+            dashes = {"stroke": INK, "stroke_width": 1.5, "stroke_dasharray": "4 3"}
+            body.append(_line(tx, y + 16, tx, y + 40, **dashes))
         body.append(_whisker(LEFT + bar.low * span, LEFT + bar.high * span, y + 28))
         if bar.provably_fails:
             body.append(
@@ -122,12 +117,8 @@ def pass_rate_chart(bars: list[RateBar], max_failure_rate: float) -> Markup:
     summary = "; ".join(
         f"{b.title} {pct(b.rate)} (95% CI {pct(b.low)} to {pct(b.high)})" for b in bars
     )
-    return _svg(
-        height,
-        "Pass rate per arm",
-        f"{summary}. Acceptable pass rate {pct(target)}.",
-        body,
-    )
+    target_words = f" Acceptable pass rate {pct(target)}." if target is not None else ""
+    return _svg(height, "Pass rate per arm", f"{summary}.{target_words}", body)
 
 
 def lift_chart(value: float | None, low: float, high: float, mdl: float | None, n: int) -> Markup:

@@ -131,7 +131,7 @@ def rates_card(data: ReportData) -> Markup:
                     class_="small-head",
                 )
             )
-            body.append(pass_rate_chart(subset, verdict.max_failure_rate))
+            body.append(pass_rate_chart(subset, None))
             body.append(
                 el(
                     "p",
