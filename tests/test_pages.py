@@ -161,6 +161,11 @@ def test_the_index_asks_for_a_key_and_keeps_it_for_the_tab(
     expect(page.locator("h1")).to_contain_text("Both gaps")
     page.locator("button.cell-knowledge").click()
     expect(page.locator("#case-count")).to_have_text("12 of 24 cases · label knowledge")
+    page.locator("button.case-open").first.click()
+    expect(page.locator("#dlg-title")).to_have_text("refund-window")
+    page.keyboard.press("Escape")
+    expect(page.locator("#case-dialog")).to_be_hidden()
+    assert "#" not in page.url
     # Chromium logs the two refused look-ups (no key, then the wrong one), nothing else.
     state.assert_clean(expected_errors=2, expected="401 (Unauthorized)")
     sent = [r for r in state.requests if "/v1/" in r]

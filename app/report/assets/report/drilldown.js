@@ -92,7 +92,7 @@ function openCase(index, from) {
 }
 
 dialog.addEventListener("close", () => {
-  history.replaceState(null, "", location.pathname + location.search);
+  history.replaceState(null, "", location.href.split("#")[0]); // works for blob: URLs too
   while (current >= shown && shown < filtered.length) renderMore();
   const button = rows.querySelector(`button[data-index="${current}"]`);
   (button || opener || search).focus();
