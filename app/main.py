@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app import __version__
-from app.api import comparisons, corpora, health, imports, runs, suites, webhooks
+from app.api import comparisons, corpora, health, imports, pages, runs, suites, webhooks
 from app.api.deps import require_api_key
 from app.api.errors import ERROR_RESPONSES, install_error_handlers
 from app.api.guards import ApiKeyMiddleware, NulGuardMiddleware
@@ -70,6 +70,7 @@ def create_app(
         imports.router,  # before suites: /v1/suites/import is not a suite id
         suites.router,
         runs.router,
+        pages.report,
         comparisons.router,
         corpora.router,
         health.models,
@@ -78,6 +79,7 @@ def create_app(
     for router in routers:
         app.include_router(router, dependencies=auth, responses=ERROR_RESPONSES)
     app.include_router(health.router)
+    app.include_router(pages.index)  # open, like /docs: it holds no data
     app.include_router(webhooks.inbound)  # signed: the signature is its credential, not a key
     webhooks.describe_callbacks(app)
     app.add_middleware(

@@ -40,6 +40,21 @@ for _key, _value in {
     os.environ.setdefault(_key, _value)
 
 
+SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
+_SESSION_START = time.time()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """List the screenshots this run wrote (the page tests save them for a human to look at)."""
+    if not SCREENSHOTS.is_dir():
+        return
+    fresh = sorted(p for p in SCREENSHOTS.glob("*.png") if p.stat().st_mtime >= _SESSION_START)
+    if fresh:
+        terminalreporter.section("screenshots")
+        for path in fresh:
+            terminalreporter.write_line(str(path))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -1,8 +1,9 @@
 """The `rung` command. It calls the same services as the REST routers.
 
 Imports stay light at the top: `rung --help` and `rung validate` never import litellm.
-Exit codes: 0 done, 1 the run did not succeed, 2 invalid input or configuration, 130 stopped
-by Ctrl-C (the run can be resumed).
+Exit codes: 0 done, 1 the run did not succeed, 2 invalid input or configuration, 3 the
+diagnosis is one `diagnose --fail-on` refuses (a CI gate), 130 stopped by Ctrl-C (the run can
+be resumed).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import typer
 
 from app import __version__
 from app.bootstrap import ConfigError
-from app.cli import compare, diagnose, imports, serve, suites
+from app.cli import compare, diagnose, imports, report, serve, suites
 from app.cli.output import err_console
 
 cli = typer.Typer(
@@ -47,6 +48,7 @@ cli.command()(serve.serve)
 cli.command()(diagnose.demo)
 cli.command()(diagnose.diagnose)
 cli.command()(diagnose.resume)
+cli.command()(report.report)
 cli.command()(suites.validate)
 cli.command()(compare.compare)
 cli.command("import")(imports.import_)

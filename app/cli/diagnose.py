@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from app.bootstrap import Rung, load_catalog, load_settings
 from app.cli.output import console, err_console, print_problems, print_verdict, show_progress
+from app.cli.report import FailOn, check_gate, parse_fail_on, save_report
 from app.cli.suites import INVALID
 from app.diagnosis.options import RunOptions
 from app.diagnosis.suite import SuiteError, load_suite_file
@@ -27,6 +28,11 @@ from app.settings import Settings
 
 FAILED = 1  # the run did not succeed
 INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+REPORT_HELP = "Write the run's report: one self-contained HTML file (works offline)"
+FAIL_ON_HELP = (
+    "Exit 3 when the diagnosis is one of these, comma-separated (no_gap, knowledge, behavior, "
+    "mixed, inconclusive), e.g. --fail-on behavior,mixed: a CI gate"
+)
 DEMO_SUITE = Path("fixtures/demo-suite.yaml")
 
 
@@ -50,10 +56,12 @@ async def _execute(
     models_file: Path | None,
     started: Started,
     make: Any,
-) -> tuple[RunView, list[dict[str, Any]]]:
-    """Open rung, let `make(rung)` start (or find) the run, drive it to its end here."""
+    with_report: bool = False,
+) -> tuple[RunView, list[dict[str, Any]], str | None]:
+    """Open rung, let `make(rung)` start (or find) the run, drive it to its end here; the
+    run's view, its evidence, and its HTML report when asked for."""
     from app.engine.worker import run_to_end
-    from app.service import runs
+    from app.service import reports, runs
 
     if models_file is not None:
         settings = settings.model_copy(update={"models_file": str(models_file)})
@@ -72,7 +80,8 @@ async def _execute(
             done.set()
             await asyncio.gather(progress, return_exceptions=True)
         view = await runs.get_run(rung.store, run.id)
-        return view, await _evidence(rung, run.id)
+        html = await reports.run_report(rung.store, run.id) if with_report else None
+        return view, await _evidence(rung, run.id), html
     finally:
         await rung.close()
 
@@ -90,12 +99,20 @@ async def _evidence(rung: Rung, run_id: str) -> list[dict[str, Any]]:
         cursor = page.next_cursor
 
 
-def _drive(models_file: Path | None, make: Any, out: Path | None) -> None:
+def _drive(
+    models_file: Path | None,
+    make: Any,
+    out: Path | None,
+    report: Path | None = None,
+    fail_on: FailOn = frozenset(),
+) -> None:
     """Run to the end and report; every way out has its exit code and one line of reason."""
     settings = load_settings()
     started = Started()
     try:
-        view, cases = asyncio.run(_execute(settings, models_file, started, make))
+        view, cases, html = asyncio.run(
+            _execute(settings, models_file, started, make, with_report=report is not None)
+        )
     except KeyboardInterrupt:
         where = f"run {started.run_id} stopped" if started.run_id else "stopped before the run"
         resume = f"; finish it with: rung resume {started.run_id}" if started.run_id else ""
@@ -114,9 +131,12 @@ def _drive(models_file: Path | None, make: Any, out: Path | None) -> None:
         print_verdict(view.verdict)
     if out is not None:
         console.print(f"Full result with the per-case evidence written to {out}", markup=False)
+    if report is not None and html is not None:
+        save_report(html, report)
     if view.status != "succeeded":
         err_console.print(f"run {view.status}: {view.error or 'no reason given'}", markup=False)
         raise typer.Exit(FAILED)
+    check_gate(view, fail_on)
 
 
 def _options(values: dict[str, Any]) -> RunOptions:
@@ -188,9 +208,12 @@ def diagnose(
         Path | None, typer.Option(help="The model list [default: RUNG_MODELS_FILE]")
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Write the result and evidence as JSON")] = None,
+    report: Annotated[Path | None, typer.Option(help=REPORT_HELP)] = None,
+    fail_on: Annotated[str | None, typer.Option(help=FAIL_ON_HELP)] = None,
 ) -> None:
-    """Run the facts-in-context test on SUITE. Exit code 1 when the run does not succeed,
-    2 for invalid input, 130 when interrupted."""
+    """Run the facts-in-context test on SUITE. Exit codes: 0 done, 1 the run did not succeed,
+    2 invalid input, 3 the diagnosis is one --fail-on names (a CI gate), 130 interrupted."""
+    gate = parse_fail_on(fail_on)
     options = _options(
         {
             "samples": samples,
@@ -207,7 +230,7 @@ def diagnose(
             "retrieval": {"k": retrieval_k} if retrieval or corpus is not None else None,
         }
     )
-    _drive(models_file, _start(suite, model, options, corpus), out)
+    _drive(models_file, _start(suite, model, options, corpus), out, report, gate)
 
 
 def _demo_model() -> str:
@@ -228,6 +251,7 @@ def demo(
     out: Annotated[Path, typer.Option(help="Where to write the JSON result")] = Path(
         "rung-demo-result.json"
     ),
+    report: Annotated[Path | None, typer.Option(help=REPORT_HELP)] = None,
 ) -> None:
     """Diagnose the demo suite on a built-in model: no server, no network, no provider."""
     if not DEMO_SUITE.exists():
@@ -241,7 +265,7 @@ def demo(
             "this CPU (about a minute; `--model builtin/reader` is instant)",
             markup=False,
         )
-    _drive(None, _start(DEMO_SUITE, chosen, RunOptions()), out)
+    _drive(None, _start(DEMO_SUITE, chosen, RunOptions()), out, report)
 
 
 def resume(

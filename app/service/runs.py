@@ -255,6 +255,11 @@ def _decode_cursor(cursor: str | None) -> int:
     return value
 
 
+def _add_cost(total: float | None, cost: float | None) -> float | None:
+    """A sum that stays unknown once one part is unknown (a model without a price)."""
+    return None if total is None or cost is None else round(total + cost, 9)
+
+
 async def case_page(
     store: Store, run_id: str, cursor: str | None, limit: int, label: str | None = None
 ) -> CasePage:
@@ -266,12 +271,18 @@ async def case_page(
     rows = rows[:limit]
     calls = await store.calls_for_cases(run_id, [r.case_id for r in rows])
     arms: dict[str, dict[str, ArmDetail]] = {r.case_id: {} for r in rows}
+    judge_costs: list[tuple[str, str, float | None]] = []
     for call in calls:
-        if call.arm.startswith("judge:") or call.case_id not in arms:
+        if call.case_id not in arms:
+            continue
+        if call.arm.startswith("judge:"):  # "judge:<arm>:<check>": its cost is the arm's
+            judge_costs.append((call.case_id, call.arm.split(":")[1], call.cost_usd))
             continue
         detail = arms[call.case_id].setdefault(
             call.arm, ArmDetail(passes=0, samples=0, answers=[], grades=[], errors=[])
         )
+        detail.cost_usd = _add_cost(detail.cost_usd, call.cost_usd)
+        detail.cached.append(call.cached)
         detail.answers.append(call.answer)
         detail.grades.append(call.grade)
         detail.errors.append(
@@ -280,6 +291,9 @@ async def case_page(
         if call.grade and call.grade.get("kind") != "unscored":
             detail.samples += 1
             detail.passes += int(bool(call.grade.get("passed")))
+    for case_id, arm, cost in judge_costs:
+        if arm in arms[case_id]:
+            arms[case_id][arm].cost_usd = _add_cost(arms[case_id][arm].cost_usd, cost)
     items = [
         CaseView(
             case_id=r.case_id,

@@ -79,6 +79,12 @@ class ArmDetail(BaseModel):
     answers: list[str | None]
     grades: list[dict[str, Any] | None]
     errors: list[str | None]
+    cached: list[bool] = Field(default_factory=list, description="Per sample: served from cache")
+    cost_usd: float | None = Field(
+        default=0.0,
+        description="The arm's calls for this case, with the judge calls grading them; "
+        "None when a call's price is unknown",
+    )
 
 
 class RetrievedView(BaseModel):

@@ -1,0 +1,125 @@
+"""One run's report as one self-contained HTML document: data in, HTML out, no I/O.
+
+Its style and script are inlined from `assets/` (read once, at import) and allowed by hash in
+the page's Content-Security-Policy, which also forbids every network request: opened from
+disk or served, the page loads nothing, and an answer that smuggles markup can run nothing.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from app.report.data import ReportData, page_payload
+from app.report.html import Markup, csp_hash, el, json_script
+from app.report.runfacts import run_facts, when
+from app.report.sections import lift_card, quadrant, rates_card
+from app.report.table import cases_frame
+from app.report.verdict import DIAGNOSIS_TITLES, banner
+
+_ASSETS = files("app.report") / "assets"
+BASE_CSS = (_ASSETS / "base.css").read_text(encoding="utf-8")
+REPORT_CSS = BASE_CSS + (_ASSETS / "report.css").read_text(encoding="utf-8")
+# The script is four files in one function scope: they share the data and the state, and
+# nothing leaks into the page's globals.
+REPORT_SCRIPTS = ("common.js", "table.js", "drilldown.js", "main.js")
+REPORT_JS = (
+    '(() => {\n"use strict";\n'
+    + "".join((_ASSETS / "report" / name).read_text(encoding="utf-8") for name in REPORT_SCRIPTS)
+    + "})();\n"
+)
+
+REPORT_CSP = (
+    "default-src 'none'; "
+    f"script-src {csp_hash(REPORT_JS)}; style-src {csp_hash(REPORT_CSS)}; "
+    "img-src data:; base-uri 'none'; form-action 'none'"
+)
+
+
+def document(title: str, csp: str, css: str, body: Markup, script: str) -> str:
+    head = el(
+        "head",
+        el("meta", charset="utf-8"),
+        el("meta", http_equiv="Content-Security-Policy", content=csp),
+        el("meta", name="viewport", content="width=device-width, initial-scale=1"),
+        el("meta", name="color-scheme", content="light"),
+        el("meta", name="referrer", content="no-referrer"),
+        el("title", title),
+        Markup(f"<style>{css}</style>"),
+    )
+    return "<!doctype html>\n" + el(
+        "html", head, body, Markup(f"<script>{script}</script>"), lang="en"
+    )
+
+
+def render_report(data: ReportData) -> str:
+    """The report for one run: verdict banner, 2x2, charts, case table, drill-down, facts."""
+    run = data.run
+    diagnosis = run.verdict.diagnosis if run.verdict else run.status
+    title = f"rung · {data.suite.name} on {run.model} · {diagnosis}"
+    header = el(
+        "header",
+        el(
+            "div",
+            el("a", "Skip to the cases", href="#cases", class_="skip"),
+            el("p", el("span", "rung", class_="brand"), " report", class_="brand-line"),
+            el(
+                "p",
+                el("strong", data.suite.name),
+                " on ",
+                el("strong", run.model),
+                el("span", f" · {when(run.created_at)} · run {run.id[:8]}", class_="muted"),
+                class_="run-line",
+            ),
+            class_="wrap",
+        ),
+        class_="topbar",
+    )
+    main = el(
+        "main",
+        banner(run),
+        el("div", quadrant(data), rates_card(data), lift_card(data), class_="grid-3"),
+        cases_frame(data),
+        run_facts(data),
+        class_="wrap",
+        id="main",
+    )
+    footer = el(
+        "footer",
+        el(
+            "p",
+            f"rung {data.version} · generated {when(data.generated_at)} · one self-contained "
+            "file: it loads nothing from the network.",
+            class_="wrap muted small",
+        ),
+    )
+    dialog = el(
+        "dialog",
+        el(
+            "div",
+            el("h2", "", id="dlg-title"),
+            el(
+                "div",
+                el("button", "← Previous", type="button", id="dlg-prev", class_="button quiet"),
+                el("button", "Next →", type="button", id="dlg-next", class_="button quiet"),
+                el("button", "Close", type="button", id="dlg-close", class_="button"),
+                class_="dlg-nav",
+            ),
+            class_="dlg-head",
+        ),
+        el("div", id="dlg-body"),
+        id="case-dialog",
+        aria_labelledby="dlg-title",
+    )
+    body = el(
+        "body",
+        header,
+        main,
+        footer,
+        dialog,
+        json_script("rung-data", page_payload(data)),
+        data_diagnosis=run.verdict.diagnosis if run.verdict else "none",
+    )
+    return document(title, REPORT_CSP, REPORT_CSS, body, REPORT_JS)
+
+
+__all__ = ["DIAGNOSIS_TITLES", "REPORT_CSP", "render_report"]
