@@ -1138,3 +1138,17 @@ def test_facts_that_imply_the_answer_are_unknown(
     data: dict[str, Any], facts: list[str], question: str, covered: bool | None
 ) -> None:
     assert facts_cover_answer(spec(data), facts, question) is covered
+
+
+def test_grading_in_context_stays_fast_on_a_long_looping_answer() -> None:
+    """Uncapped small models loop for thousands of tokens; echo and claim checks stay linear."""
+    question = "How many days do customers have to return an order, and is it 30 or 45 days?"
+    facts = tuple(f"Refunds are accepted within 45 days of delivery, rule {i}." for i in range(20))
+    looping = " ".join(["The refund window is 45 days, not 60 days, or 30 days."] * 400)
+    data = {"type": "contains", "values": ["45 days", "small", "$75", "120 days"], "mode": "any"}
+
+    started = time.monotonic()
+    result = in_context(data, looping, question, facts)
+
+    assert time.monotonic() - started < 2
+    assert result.reason == "the answer also states '30 days', conflicting with '45 days'"

@@ -20,7 +20,9 @@ something else ("I don't know", "not only in Duluth"):
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
+from functools import lru_cache
 
 from app.diagnosis.grading.text import NUMBER, Quantity, Span, as_quantity, quantities, same_unit
 
@@ -40,17 +42,24 @@ def is_negation(text: str) -> bool:
     return _NEGATION.search(text) is not None
 
 
+@lru_cache(maxsize=64)
+def _breaks(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Where the clause breaks of a text start and end, for bisecting."""
+    found = [(m.start(), m.end()) for m in _CLAUSE_BREAK.finditer(text)]
+    return tuple(s for s, _ in found), tuple(e for _, e in found)
+
+
 def denial(text: str, where: Span) -> str | None:
     """The negated clause that holds the number at `where`, or None when it is not denied."""
-    start = 0
-    for brk in _CLAUSE_BREAK.finditer(text, 0, where.start):
-        start = brk.end()
+    starts, ends = _breaks(text)
+    before_count = bisect_right(ends, where.start)
+    start = ends[before_count - 1] if before_count else 0
     before = text[start : where.start]
     cues = list(_NEGATION.finditer(before))
     if not cues or _BOUND.search(before, cues[-1].end()):
         return None  # no negation, or "not ... after 45 days": a limit, stated
-    end = _CLAUSE_BREAK.search(text, where.end)
-    return text[start : end.start() if end else len(text)].strip()
+    after = bisect_left(starts, where.end)
+    return text[start : starts[after] if after < len(starts) else len(text)].strip()
 
 
 def kinds(value: str, facts: Iterable[str]) -> list[Quantity]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from app.diagnosis.grading.text import Span, words
 
@@ -35,26 +36,33 @@ class Copy:
 
 
 def _runs(answer: list[tuple[str, Span]], source: list[tuple[str, Span]]) -> list[tuple[int, int]]:
-    """Maximal runs of answer words [i, j) that also occur consecutively in the source."""
-    if not answer or not source:
-        return []
-    width = len(source) + 1
-    longest = [0] * ((len(answer) + 1) * width)  # longest[i][k]: common run from a[i], s[k]
-    for i in range(len(answer) - 1, -1, -1):
-        for k in range(len(source) - 1, -1, -1):
-            if answer[i][0] == source[k][0]:
-                longest[i * width + k] = longest[(i + 1) * width + k + 1] + 1
+    """Maximal runs of answer words [i, j) that also occur consecutively in the source.
+
+    Runs start where a three-word sequence of the source does, looked up in an index: linear
+    in the answer's length for ordinary text, however long the answer is.
+    """
+    a, s = [w for w, _ in answer], [w for w, _ in source]
+    n = MIN_COPIED_WORDS
+    starts: dict[tuple[str, ...], list[int]] = {}
+    for k in range(len(s) - n + 1):
+        starts.setdefault(tuple(s[k : k + n]), []).append(k)
     runs: list[tuple[int, int]] = []
     covered_to = 0
-    for i in range(len(answer)):
-        length = max(longest[i * width : i * width + len(source)])
-        if length >= MIN_COPIED_WORDS and i + length > covered_to:
-            runs.append((i, i + length))
-            covered_to = i + length
+    for i in range(len(a) - n + 1):
+        longest = 0
+        for k in starts.get(tuple(a[i : i + n]), ()):
+            length = n
+            while i + length < len(a) and k + length < len(s) and a[i + length] == s[k + length]:
+                length += 1
+            longest = max(longest, length)
+        if longest and i + longest > covered_to:
+            runs.append((i, i + longest))
+            covered_to = i + longest
     return runs
 
 
-def question_copies(answer: str, question: str) -> list[Copy]:
+@lru_cache(maxsize=64)
+def question_copies(answer: str, question: str) -> tuple[Copy, ...]:
     """Stretches of the answer copied from the question, three words or longer."""
     a, q = words(answer), words(question)
     out = []
@@ -62,7 +70,7 @@ def question_copies(answer: str, question: str) -> list[Copy]:
         copied = [w for w, _ in a[i:j]]
         span = Span(a[i][1].start, a[j - 1][1].end)
         out.append(Copy(span, j - i, offers_choice="or" in copied[1:-1]))
-    return out
+    return tuple(out)
 
 
 def _fact_occurrences(a: list[tuple[str, Span]], fact: str) -> list[Span]:
@@ -70,13 +78,17 @@ def _fact_occurrences(a: list[tuple[str, Span]], fact: str) -> list[Span]:
     if len(f) < MIN_COPIED_WORDS:
         return []
     found = []
-    for i in range(len(a) - len(f) + 1):
-        if [w for w, _ in a[i : i + len(f)]] == f:
-            found.append(Span(a[i][1].start, a[i + len(f) - 1][1].end))
+    for i, j in _runs(a, words(fact)):
+        # A run as long as the fact is the fact, copied whole (possibly with more around it).
+        text = [w for w, _ in a[i:j]]
+        for start in range(len(text) - len(f) + 1):
+            if text[start : start + len(f)] == f:
+                found.append(Span(a[i + start][1].start, a[i + start + len(f) - 1][1].end))
     return found
 
 
-def pasted_facts(answer: str, facts: tuple[str, ...]) -> list[Copy]:
+@lru_cache(maxsize=64)
+def pasted_facts(answer: str, facts: tuple[str, ...]) -> tuple[Copy, ...]:
     """The copied facts (and headers) when the answer pastes the facts block, else nothing:
     quoting a single fact with no header is an answer, not an echo."""
     a = words(answer)
@@ -87,10 +99,12 @@ def pasted_facts(answer: str, facts: tuple[str, ...]) -> list[Copy]:
         copied_facts += bool(spans)
         copies += [Copy(s, len(words(fact))) for s in spans]
     headers = [Copy(Span(m.start(), m.end()), 2) for m in _HEADER.finditer(answer)]
-    return headers + copies if headers or copied_facts >= 2 else []
+    return tuple(headers + copies) if headers or copied_facts >= 2 else ()
 
 
-def echoed_by(value: Span, value_words: int, copies: list[Copy], around: int = 0) -> Copy | None:
+def echoed_by(
+    value: Span, value_words: int, copies: tuple[Copy, ...], around: int = 0
+) -> Copy | None:
     """The copy that a value occurrence only repeats, if any: one that holds it and reaches
     at least `around` words beyond it."""
     for copy in copies:

@@ -29,6 +29,7 @@ _NOT_UNITS = frozenset(
     )
 )
 _PLURAL = ("s", "es")
+_JOINED = re.compile(r"\s*(?:or|to|and|-|–)\s*")
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,12 @@ def _same_word(a: str, b: str) -> bool:
 
 
 def quantities(text: str) -> list[Quantity]:
-    """Every number in the text with the unit it is stated in ("$75", "45 days", "3 users")."""
-    out = []
+    """Every number in the text with the unit it is stated in ("$75", "45 days", "3 users").
+
+    A bare number joined to the next by "or", "to", "and" or a dash shares its unit: "30 or 45
+    days", "10-12 days", "5,000 or 10,000 points".
+    """
+    out: list[Quantity] = []
     for match in NUMBER.finditer(text):
         try:
             number = float(match.group(0).replace(",", ""))
@@ -133,6 +138,10 @@ def quantities(text: str) -> list[Quantity]:
         unit = _unit(text, match)
         start = match.start() - (unit in _CURRENCY)
         out.append(Quantity(number, unit.casefold(), Span(start, match.end())))
+    for i in range(len(out) - 2, -1, -1):
+        here, after = out[i], out[i + 1]
+        if not here.unit and _JOINED.fullmatch(text, here.span.end, after.span.start):
+            out[i] = Quantity(here.number, after.unit, here.span)
     return out
 
 
