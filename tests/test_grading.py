@@ -830,3 +830,325 @@ def test_json_schema_patterns_still_grade_normal_answers() -> None:
     wrong = grade(spec, '{"code": "Q12"}')
     assert (wrong.passed, wrong.kind) == (False, "format")
     assert not grade(spec, '{"code": "K1", "x-n": "three"}').passed
+
+
+# --- literals match as whole words and whole numbers --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "answer", "passed"),
+    [
+        ("23", "Northwind had 23 stores.", True),
+        ("23", "In 2023 Northwind had 15 stores.", False),
+        ("23", "It grew 4.23 percent.", False),
+        ("5,000", "It needs 15,000 points.", False),
+        ("5,000", "It needs 5000 points.", True),
+        ("$75", "Orders over $750 ship free.", False),
+        ("$75", "Orders over $75.00 ship free.", True),
+        ("no", "I do not know.", False),
+        ("no", "No, contractors cannot.", True),
+        ("45 day", "within 45 days", True),
+        ("Paris", "Parisian cafes", False),
+    ],
+)
+def test_contains_matches_whole_words_and_numbers(value: str, answer: str, passed: bool) -> None:
+    assert check({"type": "contains", "values": [value]}, answer).passed is passed
+
+
+@pytest.mark.parametrize(
+    ("value", "answer", "passed"),
+    [
+        ("7-year", "Ridgeline tents have a 7 years warranty.", True),
+        ("45 days", "You have a 45-day window.", True),
+        ("16 weeks", "The answer is: 16", True),  # the question named the unit
+        ("16 weeks", "You get 16 days.", False),  # another unit is another quantity
+        ("10 business days", "It takes 10 days.", False),
+        ("99.95%", "It guarantees 99.95 % uptime.", True),
+    ],
+)
+def test_contains_reads_a_quantity_however_it_is_written(
+    value: str, answer: str, passed: bool
+) -> None:
+    assert check({"type": "contains", "values": [value]}, answer).passed is passed
+
+
+# --- with the question and the facts: echoes, denials, conflicts --------------------------------
+
+BOOTS_Q = "Do Granite hiking boots run large or small?"
+BOOTS_FACTS = (
+    "Granite hiking boots run half a size small, so order up.",
+    "Trail runners fit true to size.",
+    "Wide widths are available in most boots.",
+)
+SMALL = {"type": "contains", "values": ["small"]}
+
+
+def in_context(data: dict[str, Any], answer: str, question: str, facts: tuple[str, ...]) -> Grade:
+    return grade(spec(data), answer, question=question, facts=facts)
+
+
+def test_without_context_an_echo_still_passes() -> None:
+    # Callers that pass no question and facts get the plain literal check.
+    assert check(SMALL, "Granite hiking boots run large or small.").passed is True
+
+
+@pytest.mark.parametrize(
+    ("answer", "grade_"),
+    [
+        (
+            "Granite hiking boots run large or small.",
+            Grade(
+                passed=False,
+                score=0.0,
+                reason="the answer repeats the question's options; it does not choose",
+                kind="content",
+            ),
+        ),
+        (
+            "Granite hiking boots run small.",
+            Grade(passed=True, score=1.0, reason="contains 'small'"),
+        ),
+        ("Small.", Grade(passed=True, score=1.0, reason="contains 'small'")),
+        (
+            "Do Granite hiking boots run large or small? They run half a size small.",
+            Grade(passed=True, score=1.0, reason="contains 'small'"),
+        ),
+    ],
+)
+def test_an_answer_that_repeats_the_question_does_not_choose(answer: str, grade_: Grade) -> None:
+    assert in_context(SMALL, answer, BOOTS_Q, BOOTS_FACTS) == grade_
+
+
+HAS_OSLO = {"type": "contains", "values": ["Oslo"]}
+
+
+def test_a_repeated_question_without_options_is_named() -> None:
+    question = "Is the capital of Norway Oslo?"
+    result = in_context(HAS_OSLO, "Is the capital of Norway Oslo?", question, ("Oslo.",))
+
+    assert result.reason == "the answer only repeats the question, which holds 'Oslo'"
+    assert in_context(HAS_OSLO, "Yes, it is Oslo.", question, ("Oslo.",)).passed is True
+
+
+def test_pasted_facts_do_not_count_but_one_quoted_fact_does() -> None:
+    pasted = "Relevant facts:\n- " + "\n- ".join(BOOTS_FACTS)
+    two_facts = f"{BOOTS_FACTS[0]} {BOOTS_FACTS[1]}"
+
+    assert in_context(SMALL, pasted, BOOTS_Q, BOOTS_FACTS) == Grade(
+        passed=False,
+        score=0.0,
+        reason="the answer pastes the injected facts back; 'small' is only in the copy",
+        kind="content",
+    )
+    assert in_context(SMALL, two_facts, BOOTS_Q, BOOTS_FACTS).passed is False
+    # Quoting the one fact that answers is answering; so is stating it after the paste.
+    assert in_context(SMALL, BOOTS_FACTS[0], BOOTS_Q, BOOTS_FACTS).passed is True
+    assert in_context(SMALL, pasted + "\n\nThey run small.", BOOTS_Q, BOOTS_FACTS).passed is True
+
+
+PASSWORD_Q = "How often do we have to change our passwords?"
+PASSWORD_FACTS = ("Passwords must be changed every 120 days.", "Passwords need 14 characters.")
+DAYS_120 = {"type": "contains", "values": ["120 days"]}
+
+
+@pytest.mark.parametrize(
+    ("answer", "passed"),
+    [
+        ("We do not have to change our passwords every 120 days.", False),
+        ("Passwords never need changing, not even every 120 days.", False),
+        ("You must change your password every 120 days.", True),
+        ("Passwords can't be kept longer than 120 days.", True),  # a bound, stated
+        ("It is not 90 days, it is every 120 days.", True),  # the negation is another clause
+        ("No password lasts more than 120 days.", True),
+    ],
+)
+def test_a_denied_quantity_does_not_count(answer: str, passed: bool) -> None:
+    result = in_context(DAYS_120, answer, PASSWORD_Q, PASSWORD_FACTS)
+
+    assert result.passed is passed
+    if not passed:
+        assert result.reason.startswith("the answer denies '120 days': ")
+
+
+def test_agreeing_with_a_negative_fact_is_no_denial() -> None:
+    facts = ("Orders do not ship on 25 December.", "Orders ship every other day.")
+    christmas = {"type": "contains", "values": ["25 December"]}
+
+    assert in_context(christmas, "We do not ship on 25 December.", "Closed when?", facts).passed
+
+
+REFUND_Q = "How many days do customers have to return an order?"
+REFUND_FACTS = ("Refunds are accepted within 45 days of delivery.", "Price match: within 14 days.")
+DAYS_45 = {"type": "contains", "values": ["45 days"]}
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("Within 45 days; for store credit, within 60 days.", "also states '60 days'"),
+        ("You have 45 days, or 30 days for sale items.", "also states '30 days'"),
+        ("Returns are accepted within 45 days, not 60 days.", None),  # denied: no claim
+        ("Within 45 days, and price matching within 14 days.", None),  # a fact, restated
+        ("Within 45 days; refunds take 3 business days.", None),  # another unit
+    ],
+)
+def test_a_conflicting_value_of_the_same_kind_fails(answer: str, reason: str | None) -> None:
+    result = in_context(DAYS_45, answer, REFUND_Q, REFUND_FACTS)
+
+    assert result.passed is (reason is None)
+    if reason:
+        assert result.reason == f"the answer {reason}, conflicting with '45 days'"
+
+
+def test_a_bare_expected_number_takes_its_kind_from_the_facts() -> None:
+    facts = ("The Summit tier starts at 5,000 points a year.", "Members earn 10 points per dollar.")
+    points = {"type": "contains", "values": ["5,000"]}
+
+    ok = in_context(points, "5000 points; members earn 10 points per dollar.", "Points?", facts)
+    bad = in_context(points, "5,000 points, or 2,000 points for students.", "Points?", facts)
+
+    assert ok.passed is True
+    assert bad.reason == "the answer also states '2,000 points', conflicting with '5,000'"
+
+
+def test_contains_all_keeps_partial_credit_in_context() -> None:
+    formats = {"type": "contains", "values": ["CSV", "PDF"], "mode": "all"}
+    facts = ("Reports can be exported as CSV or PDF.",)
+
+    partial = in_context(formats, "Reports export as CSV.", "Which formats?", facts)
+
+    assert partial == Grade(passed=False, score=0.5, reason="missing 'PDF'", kind="content")
+    assert in_context(formats, "As PDF and CSV.", "Which formats?", facts).passed is True
+
+
+def test_numeric_skips_numbers_that_only_echo_the_prompt() -> None:
+    question = "PTO accrues monthly. How many days has an employee accrued after 8 months?"
+    facts = ("Employees accrue 2.25 days per month.", "Accrual starts on day one.")
+    data = {"type": "numeric", "value": 18}
+
+    assert in_context(data, "After 8 months: 18 days.", question, facts).passed is True
+    assert in_context(data, "An employee accrued days after 8 months.", question, facts) == Grade(
+        passed=False,
+        score=0.0,
+        reason="the answer's numbers only repeat the question",
+        kind="content",
+    )
+    pasted = "Relevant facts:\n- " + "\n- ".join(facts)
+    assert in_context(data, pasted, question, facts).reason == (
+        "the answer's numbers are only in the injected facts it pastes back"
+    )
+    assert in_context(data, "I don't know.", question, facts).kind == "format"
+
+
+# --- JSON: the right shape with a wrong value is a content failure ------------------------------
+
+REASON_OK = "valid JSON matching the schema"
+REFUND_JSON = {
+    "type": "json_schema",
+    "schema": {
+        "type": "object",
+        "required": ["refund_days", "unit"],
+        "properties": {"refund_days": {"const": 45}, "unit": {"enum": ["days", "weeks"]}},
+        "additionalProperties": False,
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (
+            '{"refund_days": 12, "unit": "days"}',
+            Grade(
+                passed=False,
+                score=0.0,
+                reason="wrong value at refund_days: 12, expected 45",
+                kind="content",
+            ),
+        ),
+        (
+            '{"refund_days": 45, "unit": "months"}',
+            Grade(
+                passed=False,
+                score=0.0,
+                reason='wrong value at unit: "months", expected one of ["days", "weeks"]',
+                kind="content",
+            ),
+        ),
+        (
+            '{"refund_days": "45", "unit": "days"}',
+            Grade(
+                passed=False,
+                score=0.0,
+                reason="schema violation at refund_days: 45 was expected",
+                kind="format",
+            ),
+        ),
+        (
+            '{"refund_days": 12}',
+            Grade(
+                passed=False,
+                score=0.0,
+                reason="schema violation at (root): 'unit' is a required property",
+                kind="format",
+            ),
+        ),
+        (
+            '{"refund_days": 12, "unit": "days", "note": "x"}',
+            Grade(
+                passed=False,
+                score=0.0,
+                reason="schema violation at (root): Additional properties are not allowed "
+                "('note' was unexpected)",
+                kind="format",
+            ),
+        ),
+        ('{"refund_days": 45, "unit": "days"}', Grade(passed=True, score=1.0, reason=REASON_OK)),
+    ],
+)
+def test_json_wrong_value_is_content_wrong_shape_is_format(answer: str, expected: Grade) -> None:
+    assert check(REFUND_JSON, answer) == expected
+
+
+# --- facts that imply the answer without spelling it: unknown, not False ------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "facts", "question", "covered"),
+    [
+        (
+            {"type": "contains", "values": ["no"]},
+            ["Only employees may expense hardware."],
+            "",
+            None,
+        ),
+        ({"type": "exact", "value": "Yes"}, ["The VPN is required on public Wi-Fi."], "", None),
+        ({"type": "contains", "values": ["no"]}, ["No contractor may expense hardware."], "", True),
+        ({"type": "numeric", "value": 348}, ["$29 per user per month."], "We have 12 users.", None),
+        ({"type": "numeric", "value": 348}, ["$29 per user per month."], "", False),
+        ({"type": "numeric", "value": 28}, ["A 21-day trial.", "Extended by 7 days."], "", None),
+        ({"type": "numeric", "value": 64}, ["20% off the $80 jacket."], "", None),
+        ({"type": "contains", "values": ["$348"]}, ["$29 a user."], "For 12 users?", None),
+        ({"type": "contains", "values": ["$350"]}, ["$29 a user."], "For 12 users?", False),
+        ({"type": "contains", "values": ["23"]}, ["Founded in 2023."], "", False),
+        ({"type": "contains", "values": ["Fargo"]}, ["HQ: Duluth."], "", False),
+    ],
+)
+def test_facts_that_imply_the_answer_are_unknown(
+    data: dict[str, Any], facts: list[str], question: str, covered: bool | None
+) -> None:
+    assert facts_cover_answer(spec(data), facts, question) is covered
+
+
+def test_grading_in_context_stays_fast_on_a_long_looping_answer() -> None:
+    """Uncapped small models loop for thousands of tokens; echo and claim checks stay linear."""
+    question = "How many days do customers have to return an order, and is it 30 or 45 days?"
+    facts = tuple(f"Refunds are accepted within 45 days of delivery, rule {i}." for i in range(20))
+    looping = " ".join(["The refund window is 45 days, not 60 days, or 30 days."] * 400)
+    data = {"type": "contains", "values": ["45 days", "small", "$75", "120 days"], "mode": "any"}
+
+    started = time.monotonic()
+    result = in_context(data, looping, question, facts)
+
+    assert time.monotonic() - started < 2
+    assert result.reason == "the answer also states '30 days', conflicting with '45 days'"

@@ -40,7 +40,7 @@ JUDGE_SEED = 1234  # judges run at temperature 0 with a pinned seed, so grades r
 def safe_grade(case: Case, answer: str, judge_replies: list[str]) -> Grade:
     """Grade one answer; a grader that breaks leaves this sample unscored, never the run."""
     try:
-        return grade(case.expected, answer, judge_replies)
+        return grade(case.expected, answer, judge_replies, question=case.input, facts=case.facts)
     except Exception as exc:  # a grader bug or a pathological spec: one case's problem
         reason = f"the grader could not score this answer: {type(exc).__name__}: {exc}"
         return Grade(passed=False, score=0.0, reason=reason[:300], kind="unscored")
@@ -177,7 +177,7 @@ class Runner:
                 case_id=case.id,
                 label=label,
                 confidence=round(decision.confidence, 4),
-                facts_cover_answer=facts_cover_answer(case.expected, case.facts),
+                facts_cover_answer=facts_cover_answer(case.expected, case.facts, case.input),
                 prompt_fix_passed=fix["prompt_fix"],
                 control_passed=fix["open_book_control"],
                 tallies=ArmTallies(

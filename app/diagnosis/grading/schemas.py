@@ -105,11 +105,43 @@ _SafeValidator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
 )
 
 
-def first_violation(schema: dict[str, Any], value: Any) -> jsonschema.ValidationError | None:
-    """The most relevant way `value` breaks `schema`, or None. Local references only."""
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def is_wrong_value(error: jsonschema.ValidationError) -> bool:
+    """A field that holds a value of the right type, but not the one the schema names.
+
+    `const` and `enum` below the root name the expected answer itself: `{"refund_days": 12}`
+    against `const: 45` is well-formed and wrong (content). A value of another type
+    (`"45"` or `[45]`), a missing or extra key, or an enum at the root (the answer as a whole
+    must be one of the listed forms) is a shape problem (format).
+    """
+    if error.validator not in ("const", "enum") or not error.absolute_path:
+        return False
+    named: Any = error.validator_value
+    allowed = [named] if error.validator == "const" else list(named)
+    return any(_json_type(a) == _json_type(error.instance) for a in allowed)
+
+
+def classify_violation(
+    schema: dict[str, Any], value: Any
+) -> tuple[jsonschema.ValidationError, bool] | None:
+    """The most relevant way `value` breaks `schema`, and whether it only holds wrong values
+    (every error `is_wrong_value`); None when it is valid. Local references only."""
     _, registry = _root(schema)
     validator = _SafeValidator(schema, registry=registry)
-    error: jsonschema.ValidationError | None = jsonschema.exceptions.best_match(
-        validator.iter_errors(value)
-    )
-    return error
+    errors = list(validator.iter_errors(value))
+    if not errors:
+        return None
+    shape = [e for e in errors if not is_wrong_value(e)]
+    best: jsonschema.ValidationError = jsonschema.exceptions.best_match(shape or errors)
+    return best, not shape
