@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from app.diagnosis.grading.checks import NUMBER, within_tolerance
+from app.diagnosis.grading.checks import within_tolerance
 from app.diagnosis.grading.specs import (
     AllGrader,
     AnyGrader,
@@ -19,6 +19,7 @@ from app.diagnosis.grading.specs import (
     Grader,
     NumericGrader,
 )
+from app.diagnosis.grading.text import NUMBER
 
 Span = tuple[int, int]
 _EDGE_PUNCT = " \t\n.,;:!?\"'`"
