@@ -182,3 +182,28 @@ def test_rung_compare_prints_the_decision_and_can_gate(tmp_path: Path) -> None:
     assert body["regressions"] == [] and body["arms"]["open_book"]["fixed"] == 0
     bad = rung(tmp_path, "compare", ids[0], "no-such-run")
     assert bad.returncode == 2 and "no run with id" in bad.stderr
+
+
+def test_diagnose_fails_if_worse_than_a_baseline_run(tmp_path: Path, fake_provider: Any) -> None:
+    """A CI gate on "not worse than the current one": exit 4 when the candidate is worse."""
+    from tests.conftest import write_models_file
+
+    suite = tmp_path / "s.json"
+    suite.write_text(json.dumps(small_suite(30)), encoding="utf-8")
+    out = tmp_path / "base.json"
+    base = rung(tmp_path, "diagnose", str(suite), "--model", "builtin/reader", "--out", str(out))
+    assert base.returncode == 0, base.stderr
+    baseline = json.loads(out.read_text())["id"]
+
+    models = write_models_file(tmp_path / "models.yaml", fake_provider)
+    fake_provider.responder = lambda body: "I don't know."  # loses every case the reader wins
+    worse = rung(
+        tmp_path, "diagnose", str(suite), "--model", "fake-model", "--fail-if-worse", baseline,
+        RUNG_MODELS_FILE=str(models),
+    )  # fmt: skip
+    assert worse.returncode == 4, worse.stdout + worse.stderr
+    assert f"gate: worse than {baseline}" in worse.stderr
+    same = rung(
+        tmp_path, "diagnose", str(suite), "--model", "builtin/reader", "--fail-if-worse", baseline
+    )
+    assert same.returncode == 0, same.stdout + same.stderr

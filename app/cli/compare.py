@@ -54,6 +54,25 @@ def print_comparison(view: ComparisonView) -> None:
     console.print(view.summary, markup=False)
 
 
+def check_baseline(baseline_run: str, run_id: str) -> None:
+    """`rung diagnose --fail-if-worse`: compare the new run with the baseline; exit 4 if worse."""
+    try:
+        view = asyncio.run(
+            _compare(CompareRuns(baseline_run_id=baseline_run, candidate_run_id=run_id))
+        )
+    except (InvalidRequestError, ConflictError) as exc:
+        err_console.print(f"cannot compare with {baseline_run}: {exc}", markup=False)
+        raise typer.Exit(INVALID) from None
+    print_comparison(view)
+    if view.decision == "worse":
+        err_console.print(
+            f"gate: worse than {baseline_run} beyond the {100 * view.margin:.0f}-point margin "
+            f"(exit {WORSE})",
+            markup=False,
+        )
+        raise typer.Exit(WORSE)
+
+
 def compare(
     baseline_run: Annotated[str, typer.Argument(help="The run to compare against")],
     candidate_run: Annotated[str, typer.Argument(help="The new model, prompt or version")],

@@ -7,8 +7,6 @@ resume RUN_ID` finishes it without repeating a stored call.
 
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,18 +14,16 @@ import typer
 from pydantic import ValidationError
 
 from app.bootstrap import Rung, load_catalog, load_settings
-from app.cli.output import console, err_console, print_problems, print_verdict, show_progress
-from app.cli.report import FailOn, check_gate, parse_fail_on, save_report
+from app.cli.driving import drive
+from app.cli.output import err_console, print_problems
+from app.cli.report import parse_fail_on
 from app.cli.suites import INVALID
 from app.diagnosis.options import RunOptions
-from app.diagnosis.suite import SuiteError, load_suite_file
+from app.diagnosis.suite import load_suite_file
 from app.models.catalog import BUILTIN_READER
 from app.service.errors import InvalidRequestError, NotFoundError
 from app.service.views import RunView
-from app.settings import Settings
 
-FAILED = 1  # the run did not succeed
-INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 REPORT_HELP = "Write the run's report: one self-contained HTML file (works offline)"
 FAIL_ON_HELP = (
     "Exit 3 when the diagnosis is one of these, comma-separated (no_gap, knowledge, behavior, "
@@ -43,100 +39,6 @@ def _help(field: str) -> str:
 
 def _flag(field: str) -> str:
     return "--" + field.replace("_", "-")
-
-
-class Started:
-    """The run id, once known: Ctrl-C can come before or after it."""
-
-    run_id: str | None = None
-
-
-async def _execute(
-    settings: Settings,
-    models_file: Path | None,
-    started: Started,
-    make: Any,
-    with_report: bool = False,
-) -> tuple[RunView, list[dict[str, Any]], str | None]:
-    """Open rung, let `make(rung)` start (or find) the run, drive it to its end here; the
-    run's view, its evidence, and its HTML report when asked for."""
-    from app.engine.worker import run_to_end
-    from app.service import reports, runs
-
-    if models_file is not None:
-        settings = settings.model_copy(update={"models_file": str(models_file)})
-    rung = await Rung.open(settings, load_catalog(settings))
-    try:
-        run: RunView = await make(rung)
-        started.run_id = run.id
-        console.print(f"run {run.id}", markup=False)
-        done = asyncio.Event()
-        progress = asyncio.create_task(
-            show_progress(lambda: runs.get_run(rung.store, run.id), done)
-        )
-        try:
-            await run_to_end(rung, run.id, executor="cli")
-        finally:
-            done.set()
-            await asyncio.gather(progress, return_exceptions=True)
-        view = await runs.get_run(rung.store, run.id)
-        html = await reports.run_report(rung.store, run.id) if with_report else None
-        return view, await _evidence(rung, run.id), html
-    finally:
-        await rung.close()
-
-
-async def _evidence(rung: Rung, run_id: str) -> list[dict[str, Any]]:
-    from app.service import runs
-
-    cases: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = await runs.case_page(rung.store, run_id, cursor, 500)
-        cases.extend(item.model_dump(mode="json") for item in page.items)
-        if page.next_cursor is None:
-            return cases
-        cursor = page.next_cursor
-
-
-def _drive(
-    models_file: Path | None,
-    make: Any,
-    out: Path | None,
-    report: Path | None = None,
-    fail_on: FailOn = frozenset(),
-) -> None:
-    """Run to the end and report; every way out has its exit code and one line of reason."""
-    settings = load_settings()
-    started = Started()
-    try:
-        view, cases, html = asyncio.run(
-            _execute(settings, models_file, started, make, with_report=report is not None)
-        )
-    except KeyboardInterrupt:
-        where = f"run {started.run_id} stopped" if started.run_id else "stopped before the run"
-        resume = f"; finish it with: rung resume {started.run_id}" if started.run_id else ""
-        err_console.print(f"interrupted: {where}{resume}", markup=False)
-        raise typer.Exit(INTERRUPTED) from None
-    except SuiteError as exc:
-        print_problems("the suite is not valid:", exc.errors)
-        raise typer.Exit(INVALID) from None
-    except (InvalidRequestError, NotFoundError) as exc:
-        err_console.print(f"invalid: {exc}", markup=False)
-        raise typer.Exit(INVALID) from None
-    if out is not None:
-        result = {**view.model_dump(mode="json"), "cases": cases}
-        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    if view.verdict is not None:
-        print_verdict(view.verdict)
-    if out is not None:
-        console.print(f"Full result with the per-case evidence written to {out}", markup=False)
-    if report is not None and html is not None:
-        save_report(html, report)
-    if view.status != "succeeded":
-        err_console.print(f"run {view.status}: {view.error or 'no reason given'}", markup=False)
-        raise typer.Exit(FAILED)
-    check_gate(view, fail_on)
 
 
 def _options(values: dict[str, Any]) -> RunOptions:
@@ -210,9 +112,18 @@ def diagnose(
     out: Annotated[Path | None, typer.Option(help="Write the result and evidence as JSON")] = None,
     report: Annotated[Path | None, typer.Option(help=REPORT_HELP)] = None,
     fail_on: Annotated[str | None, typer.Option(help=FAIL_ON_HELP)] = None,
+    fail_if_worse: Annotated[
+        str | None,
+        typer.Option(
+            metavar="BASELINE_RUN",
+            help="Compare with this run (same suite) and exit 4 when this one is worse "
+            "beyond a 5-point margin: a gate on 'not worse than the current model'",
+        ),
+    ] = None,
 ) -> None:
     """Run the facts-in-context test on SUITE. Exit codes: 0 done, 1 the run did not succeed,
-    2 invalid input, 3 the diagnosis is one --fail-on names (a CI gate), 130 interrupted."""
+    2 invalid input, 3 the diagnosis is one --fail-on names, 4 worse than --fail-if-worse's
+    baseline, 130 interrupted."""
     gate = parse_fail_on(fail_on)
     options = _options(
         {
@@ -230,7 +141,7 @@ def diagnose(
             "retrieval": {"k": retrieval_k} if retrieval or corpus is not None else None,
         }
     )
-    _drive(models_file, _start(suite, model, options, corpus), out, report, gate)
+    drive(models_file, _start(suite, model, options, corpus), out, report, gate, fail_if_worse)
 
 
 def _demo_model() -> str:
@@ -265,7 +176,7 @@ def demo(
             "this CPU (about a minute; `--model builtin/reader` is instant)",
             markup=False,
         )
-    _drive(None, _start(DEMO_SUITE, chosen, RunOptions()), out, report)
+    drive(None, _start(DEMO_SUITE, chosen, RunOptions()), out, report)
 
 
 def resume(
@@ -291,4 +202,4 @@ def resume(
             err_console.print(f"run {run_id} has already ended ({run.status})", markup=False)
         return run_view(run)
 
-    _drive(models_file, make, out)
+    drive(models_file, make, out)
