@@ -20,6 +20,7 @@ from tenacity import AsyncRetrying, retry_if_exception
 from app.models.base import CallResult, Completion, ModelLimits
 from app.models.catalog import SCHEDULING_PARAMS, SECRET_PARAMS, ModelEntry
 from app.models.concurrency import FREE_RETRIES, AdaptiveConcurrency
+from app.models.pricing import token_prices
 
 # Set before litellm is imported: otherwise it fetches a cost map at import and reads `.env`.
 OFFLINE_ENVIRONMENT = {
@@ -182,6 +183,9 @@ class LiteLLMModel:
         self.policy = policy or RetryPolicy()
         self._secrets = secrets_of(entry)
         self.gate = AdaptiveConcurrency(entry.limits.parallel or MAX_IN_FLIGHT)
+        # Priced from the cost map rung reads itself; None: litellm has no price for it either.
+        self._priced = token_prices(entry.provider_model) is not None
+        self._registered = False
 
     @property
     def name(self) -> str:
@@ -206,6 +210,12 @@ class LiteLLMModel:
         retried without using up the retries.
         """
         litellm = _litellm()
+        if not self._priced and not self._registered:
+            # litellm prices every answer, and for a model its cost map lacks it tries name
+            # after name on each call (about a fifth of its CPU per call, measured). Registered
+            # at zero it finds one at once; the cost rung reports stays None ("unknown").
+            litellm.register_model({self.provider_model: _UNPRICED})
+            self._registered = True
         params = call_params(self.entry, call)
         policy = self.policy
         started = time.perf_counter()
@@ -263,17 +273,24 @@ class LiteLLMModel:
             text=str(response.choices[0].message.content or ""),
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            cost_usd=0.0 if self.provider_model.startswith("builtin/") else _cost(response),
+            cost_usd=self._cost(response),
             latency_ms=(time.perf_counter() - started) * 1000,
             attempts=retrying.statistics.get("attempt_number", 1),
         )
 
+    def _cost(self, response: Any) -> float | None:
+        """The cost litellm already worked out from its local cost map for this response.
 
-def _cost(response: Any) -> float | None:
-    """The cost litellm already worked out from its local cost map for this response.
+        Asking `completion_cost` again would price every call twice. A built-in local model
+        costs nothing; a model the cost map does not price is None (unknown), never 0.
+        """
+        if self.provider_model.startswith("builtin/"):
+            return 0.0
+        if not self._priced:
+            return None
+        hidden = getattr(response, "_hidden_params", None) or {}
+        cost = hidden.get("response_cost")
+        return float(cost) if isinstance(cost, int | float) else None
 
-    Asking `completion_cost` again would price every call twice; an unknown model is None.
-    """
-    hidden = getattr(response, "_hidden_params", None) or {}
-    cost = hidden.get("response_cost")
-    return float(cost) if isinstance(cost, int | float) else None
+
+_UNPRICED = {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0, "mode": "chat"}
