@@ -48,8 +48,8 @@ def serve(
         )
     spawn = multiprocessing.get_context("spawn")
     procs = [
-        spawn.Process(target=worker.main, args=(settings.model_dump(), workers), daemon=False)
-        for _ in range(workers)
+        spawn.Process(target=worker.main, args=(settings.model_dump(), workers, i), daemon=False)
+        for i in range(workers)
     ]
 
     def stop_workers() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from app.bootstrap import Rung
 from app.engine.conclusion import conclude, fail_run
 from app.engine.runner import Runner
+from app.models.local import installed_entries
 from app.models.ratelimit import LimiterRegistry
 from app.pipelines.callbacks import deliver_forever
 from app.settings import Settings
@@ -60,11 +61,21 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-async def work(rung: Rung, stop: asyncio.Event, processes: int = 1) -> None:
+def served_models(rung: Rung, index: int) -> list[str] | None:
+    """What worker `index` runs: all models for the first; the others leave the built-in local
+    models to it, so their weights are loaded in one process, not in every one."""
+    if index == 0:
+        return None
+    local = {entry.model_name for entry in installed_entries()}
+    return [name for name in rung.catalog.names if name not in local]
+
+
+async def work(rung: Rung, stop: asyncio.Event, processes: int = 1, index: int = 0) -> None:
     """Claim and advance slices of service runs, several at a time, until `stop` is set."""
     settings = rung.settings
     store = rung.store
     owner = new_owner()
+    models = served_models(rung, index)
     runner = rung.runner(LimiterRegistry(share=processes))
     parent = multiprocessing.parent_process()  # None when not started by `rung serve`
     active: dict[Claim, asyncio.Task[None]] = {}
@@ -79,7 +90,7 @@ async def work(rung: Rung, stop: asyncio.Event, processes: int = 1) -> None:
             if len(active) < settings.slices_per_worker:
                 held = Counter(claim.run_id for claim in active)
                 claim = await store.claim_slice(
-                    owner, settings.lease_seconds, held=held, processes=processes
+                    owner, settings.lease_seconds, held=held, processes=processes, models=models
                 )
                 if claim is not None:
                     log.info("advancing run %s slice %d/%d", claim.run_id, claim.slice + 1,
@@ -132,8 +143,8 @@ async def run_to_end(rung: Rung, run_id: str, executor: str = "service") -> str:
     return await store.run_status(run_id)
 
 
-def main(settings_values: dict[str, Any], processes: int = 1) -> None:
-    """Entry point of a worker process (started by `rung serve`)."""
+def main(settings_values: dict[str, Any], processes: int = 1, index: int = 0) -> None:
+    """Entry point of worker process number `index` (started by `rung serve`)."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s worker[%(process)d] %(levelname)s %(message)s"
     )
@@ -153,7 +164,7 @@ def main(settings_values: dict[str, Any], processes: int = 1) -> None:
             prepare()
         log.info("worker ready")
         try:
-            await work(rung, stop, processes)
+            await work(rung, stop, processes, index)
         finally:
             await rung.close()
 
