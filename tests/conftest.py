@@ -155,13 +155,15 @@ class RungServer:
 
 
 def _children(pid: int) -> list[int]:
+    """Every process below `pid` (workers are the fork server's children), deepest first."""
     try:
         out = subprocess.run(
             ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
         )
     except FileNotFoundError:
         return []
-    return [int(p) for p in out.stdout.split()]
+    direct = [int(p) for p in out.stdout.split()]
+    return [grandchild for child in direct for grandchild in _children(child)] + direct
 
 
 def server_env(database_url: str, models_file: Path | None, **extra: str) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,6 +16,17 @@ def default_workers() -> int:
     """One worker process per CPU: model calls cost CPU in the client, so one process per
     core is what keeps the cores busy."""
     return max(1, os.cpu_count() or 1)
+
+
+def _worker_context() -> Any:
+    """Workers fork from a server that imported litellm and the engine once (app/engine/
+    preload.py), so they share those pages instead of each holding its own copy; where fork
+    servers do not exist, each worker is spawned fresh."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["app.engine.preload"])
+    return context
 
 
 def serve(
@@ -46,9 +57,9 @@ def serve(
             "[yellow]warning:[/] RUNG_API_KEYS is not set: the API is open to anyone who can "
             f"reach {host}:{port}."
         )
-    spawn = multiprocessing.get_context("spawn")
+    processes = _worker_context()
     procs = [
-        spawn.Process(target=worker.main, args=(settings.model_dump(), workers, i), daemon=False)
+        processes.Process(target=worker.main, args=(settings.model_dump(), workers, i))
         for i in range(workers)
     ]
 
