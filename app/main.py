@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app import __version__
-from app.api import comparisons, health, imports, runs, suites, webhooks
+from app.api import comparisons, health, imports, kits, runs, suites, webhooks
 from app.api.deps import require_api_key
 from app.api.errors import ERROR_RESPONSES, install_error_handlers
 from app.api.guards import ApiKeyMiddleware, NulGuardMiddleware
@@ -70,6 +70,7 @@ def create_app(
         imports.router,  # before suites: /v1/suites/import is not a suite id
         suites.router,
         runs.router,
+        kits.router,
         comparisons.router,
         health.models,
         webhooks.deliveries,

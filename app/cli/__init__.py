@@ -14,7 +14,7 @@ import typer
 
 from app import __version__
 from app.bootstrap import ConfigError
-from app.cli import compare, diagnose, imports, serve, suites
+from app.cli import compare, diagnose, imports, kit, serve, suites
 from app.cli.output import err_console
 
 cli = typer.Typer(
@@ -50,6 +50,7 @@ cli.command()(diagnose.resume)
 cli.command()(suites.validate)
 cli.command()(compare.compare)
 cli.command("import")(imports.import_)
+cli.command()(kit.kit)
 
 
 def main() -> None:
