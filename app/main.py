@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app import __version__
-from app.api import comparisons, corpora, health, imports, pages, runs, suites, webhooks
+from app.api import comparisons, corpora, health, imports, kits, pages, runs, suites, webhooks
 from app.api.deps import require_api_key
 from app.api.errors import ERROR_RESPONSES, install_error_handlers
 from app.api.guards import ApiKeyMiddleware, NulGuardMiddleware
@@ -71,6 +71,7 @@ def create_app(
         suites.router,
         runs.router,
         pages.report,
+        kits.router,
         comparisons.router,
         corpora.router,
         health.models,
