@@ -71,7 +71,10 @@ def _self_contained(page: Page) -> None:
 
 def test_demo_and_report_write_the_same_self_contained_report(tmp_path: Path) -> None:
     report = tmp_path / "demo.html"
-    made = rung(tmp_path, "demo", "--out", str(tmp_path / "d.json"), "--report", str(report))
+    made = rung(
+        tmp_path, "demo", "--model", "builtin/reader", "--out", str(tmp_path / "d.json"),
+        "--report", str(report),
+    )  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
     assert f"Report written to {report}" in made.stdout
     run_id = json.loads((tmp_path / "d.json").read_text(encoding="utf-8"))["id"]

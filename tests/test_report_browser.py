@@ -31,7 +31,10 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`rung demo --report`, as a user runs it, on a fresh database."""
     where = tmp_path_factory.mktemp("demo")
     report = where / "demo-report.html"
-    result = rung(where, "demo", "--out", str(where / "demo.json"), "--report", str(report))
+    result = rung(
+        where, "demo", "--model", "builtin/reader", "--out", str(where / "demo.json"),
+        "--report", str(report),
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"Report written to {report}" in result.stdout
     return report

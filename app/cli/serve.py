@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from typing import Annotated, Any
 
 import typer
@@ -29,6 +30,39 @@ def _worker_context() -> Any:
     return context
 
 
+class WorkerPool:
+    """The worker processes, started in the background: the first one waits for the fork
+    server to import litellm (seconds), and the API need not wait with it."""
+
+    def __init__(self, settings_values: dict[str, Any], count: int) -> None:
+        from app.engine import worker
+
+        context = _worker_context()
+        self._procs = [
+            context.Process(target=worker.main, args=(settings_values, count, i))
+            for i in range(count)
+        ]
+        self._starting = threading.Thread(target=self._start_all, daemon=True)
+
+    def _start_all(self) -> None:
+        for proc in self._procs:
+            proc.start()
+
+    def start(self) -> None:
+        self._starting.start()
+
+    def stop(self) -> None:
+        self._starting.join()  # a worker being forked right now is stopped with the others
+        for proc in self._procs:
+            if proc.pid is not None:
+                proc.terminate()  # SIGTERM: a worker releases its slices for the next start
+        for proc in self._procs:
+            if proc.pid is not None:
+                proc.join(timeout=15)
+                if proc.is_alive():
+                    proc.kill()
+
+
 def serve(
     host: Annotated[
         str | None,
@@ -43,7 +77,6 @@ def serve(
     """Run the service: the REST API plus worker processes that execute runs."""
     import uvicorn
 
-    from app.engine import worker
     from app.main import create_app
 
     settings = load_settings()
@@ -57,26 +90,12 @@ def serve(
             "[yellow]warning:[/] RUNG_API_KEYS is not set: the API is open to anyone who can "
             f"reach {host}:{port}."
         )
-    processes = _worker_context()
-    procs = [
-        processes.Process(target=worker.main, args=(settings.model_dump(), workers, i))
-        for i in range(workers)
-    ]
-
-    def stop_workers() -> None:
-        for proc in procs:
-            proc.terminate()  # SIGTERM: a worker releases its slices for the next start
-        for proc in procs:
-            proc.join(timeout=15)
-            if proc.is_alive():
-                proc.kill()
-
-    for proc in procs:
-        proc.start()
+    pool = WorkerPool(settings.model_dump(), workers)
+    pool.start()
     # The app's shutdown stops the workers: uvicorn re-raises the signal it caught once it
     # has shut down, so code after uvicorn.run() would never run on SIGTERM.
-    app = create_app(settings, on_shutdown=stop_workers)
+    app = create_app(settings, on_shutdown=pool.stop)
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
-        stop_workers()
+        pool.stop()
