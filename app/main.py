@@ -73,6 +73,7 @@ def create_app(
         pages.report,
         kits.router,
         comparisons.router,
+        pages.comparison_report,
         corpora.router,
         health.models,
         webhooks.deliveries,

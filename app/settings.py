@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     slices_per_worker: int = Field(default=8, ge=1)
     # Worker processes `rung serve` starts; unset: one per CPU.
     workers: int | None = Field(default=None, ge=1)
+    # CPU threads of a built-in local model (read where it loads, app/models/local.py); unset:
+    # one fewer than the cores.
+    local_threads: int | None = Field(default=None, ge=1, le=256)
     public_url: str = "http://127.0.0.1:8000"
 
     # --- model-review pipelines: signed webhooks in, signed callbacks out -------------------

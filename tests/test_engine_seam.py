@@ -15,7 +15,7 @@ import pytest
 
 from app.bootstrap import Rung
 from app.models.catalog import ModelCatalog
-from app.service import runs
+from app.service import evidence, runs
 from app.service.commands import StartRun
 from tests.conftest import engine_settings
 from tests.fakemodel import FakeModel, entry_for, first_fact
@@ -75,7 +75,7 @@ async def test_a_grader_that_cannot_score_costs_its_case_not_the_run(rung: Rung)
     assert run.status == "succeeded", run.error
     assert run.verdict is not None
     assert run.verdict.counts["error"] == 1
-    page = await runs.case_page(rung.store, run.id, None, 50, "error")
+    page = await evidence.case_page(rung.store, run.id, None, 50, "error")
     assert [c.case_id for c in page.items] == ["c0"]
     grade = page.items[0].arms["closed_book"].grades[0]
     assert grade is not None and grade["kind"] == "unscored"

@@ -13,8 +13,8 @@ from app.api.examples import RUN_EXAMPLES
 from app.api.guards import JsonBodyRoute
 from app.diagnosis.labels import Label
 from app.diagnosis.plan import RunEstimate
-from app.service import runs
-from app.service.commands import StartRun
+from app.service import estimates, evidence, runs
+from app.service.commands import EstimateRun, StartRun
 from app.service.views import CasePage, RunPage, RunStatus, RunView
 from app.store.runs import RunFilter
 
@@ -52,10 +52,11 @@ async def list_runs(
 async def estimate_run(
     store: StoreDep,
     catalog: CatalogDep,
-    command: Annotated[StartRun, Body(openapi_examples=RUN_EXAMPLES)],
+    command: Annotated[EstimateRun, Body(openapi_examples=RUN_EXAMPLES)],
 ) -> RunEstimate:
-    """Planned calls, tokens and cost of a run (same body as POST /v1/runs); spends nothing."""
-    return await runs.estimate_run(store, catalog, command)
+    """Planned calls, tokens and cost of a run (same body as POST /v1/runs, plus an optional
+    `target_lift`), and the lift it can detect at these samples; spends nothing."""
+    return await estimates.estimate_run(store, catalog, command)
 
 
 @router.get("/{run_id}", response_model=RunView)
@@ -72,7 +73,7 @@ async def list_cases(
     cursor: str | None = None,
 ) -> CasePage:
     """Per-case evidence in suite order; `label` keeps only the cases with that label."""
-    return await runs.case_page(store, run_id, cursor, limit, label)
+    return await evidence.case_page(store, run_id, cursor, limit, label)
 
 
 async def _existing_run(store: StoreDep, run_id: str) -> RunView:

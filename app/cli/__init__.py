@@ -15,7 +15,7 @@ import typer
 
 from app import __version__
 from app.bootstrap import ConfigError
-from app.cli import compare, diagnose, imports, kit, report, serve, suites
+from app.cli import compare, diagnose, estimate, imports, kit, report, serve, suites
 from app.cli.output import err_console
 
 cli = typer.Typer(
@@ -53,6 +53,7 @@ cli.command()(suites.validate)
 cli.command()(compare.compare)
 cli.command("import")(imports.import_)
 cli.command()(kit.kit)
+cli.command()(estimate.estimate)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from app.bootstrap import Rung, load_catalog, load_settings
 from app.cli.output import console, err_console, pct
+from app.cli.report import save_report
 from app.cli.suites import INVALID
 from app.service.comparisons import DEFAULT_MARGIN, CompareRuns, ComparisonView
 from app.service.errors import ConflictError, InvalidRequestError
@@ -20,13 +21,17 @@ from app.service.errors import ConflictError, InvalidRequestError
 WORSE = 4  # with --fail-if-worse: the candidate is worse than the baseline beyond the margin
 
 
-async def _compare(command: CompareRuns) -> ComparisonView:
+async def _compare(command: CompareRuns, with_report: bool = False) -> tuple[ComparisonView, str]:
+    """The comparison, and its HTML report when asked for."""
+    from app.service import reports
     from app.service.comparisons import compare_runs
 
     settings = load_settings()
     rung = await Rung.open(settings, load_catalog(settings))
     try:
-        return await compare_runs(rung.store, rung.catalog, command)
+        view = await compare_runs(rung.store, rung.catalog, command)
+        html = await reports.comparison_report(rung.store, view.id) if with_report else ""
+        return view, html
     finally:
         await rung.close()
 
@@ -57,7 +62,7 @@ def print_comparison(view: ComparisonView) -> None:
 def check_baseline(baseline_run: str, run_id: str) -> None:
     """`rung diagnose --fail-if-worse`: compare the new run with the baseline; exit 4 if worse."""
     try:
-        view = asyncio.run(
+        view, _ = asyncio.run(
             _compare(CompareRuns(baseline_run_id=baseline_run, candidate_run_id=run_id))
         )
     except (InvalidRequestError, ConflictError) as exc:
@@ -83,6 +88,10 @@ def compare(
         bool, typer.Option("--fail-if-worse", help=f"Exit {WORSE} when the candidate is worse")
     ] = False,
     out: Annotated[Path | None, typer.Option(help="Write the comparison as JSON")] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write the comparison's report: one self-contained HTML file"),
+    ] = None,
 ) -> None:
     """Compare two runs on the same suite: fixed and regressed cases per arm, the paired
     difference with its interval, a decision against the margin, and the distillation check."""
@@ -90,7 +99,7 @@ def compare(
         command = CompareRuns(
             baseline_run_id=baseline_run, candidate_run_id=candidate_run, margin=margin
         )
-        view = asyncio.run(_compare(command))
+        view, html = asyncio.run(_compare(command, with_report=report is not None))
     except ValidationError as exc:
         err_console.print(f"invalid: {exc.errors()[0]['msg']}", markup=False)
         raise typer.Exit(INVALID) from None
@@ -100,5 +109,7 @@ def compare(
     if out is not None:
         out.write_text(json.dumps(view.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
     print_comparison(view)
+    if report is not None:
+        save_report(html, report)
     if fail_if_worse and view.decision == "worse":
         raise typer.Exit(WORSE)

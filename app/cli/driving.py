@@ -67,12 +67,12 @@ async def _execute(
 
 
 async def _evidence(rung: Rung, run_id: str) -> list[dict[str, Any]]:
-    from app.service import runs
+    from app.service import evidence
 
     cases: list[dict[str, Any]] = []
     cursor = None
     while True:
-        page = await runs.case_page(rung.store, run_id, cursor, 500)
+        page = await evidence.case_page(rung.store, run_id, cursor, 500)
         cases.extend(item.model_dump(mode="json") for item in page.items)
         if page.next_cursor is None:
             return cases

@@ -50,10 +50,14 @@ def print_verdict(verdict: RunVerdict) -> None:
             )
     lift = verdict.lift
     if lift.value is not None:
+        clustered = lift.method == "clustered" and lift.p_value is not None
+        test = (
+            f"clustered by case, p {lift.p_value:.3g}" if clustered else f"mid-p {lift.mid_p:.3g}"
+        )
         table.add_row(
             "lift from facts",
             f"{100 * lift.value:+.0f} points (95% CI {100 * lift.low:+.0f} to "
-            f"{100 * lift.high:+.0f}), mid-p {lift.mid_p:.3g}",
+            f"{100 * lift.high:+.0f}), {test}",
         )
     if verdict.retrieval is not None:
         retrieval = verdict.retrieval

@@ -1,14 +1,30 @@
-"""Per-case labels and the adaptive sampling rule (design §1 and §3).
+"""Per-case labels and the sequential sampling rule.
 
 A case has two arms; each arm has `passes` out of `scored` samples. With one sample per arm the
-label is the observed pattern. With more, each arm's pass rate gets a Beta(1,1) posterior, a
-category's probability is the product of the two arms' probabilities, and sampling stops as soon
-as the best category reaches `gamma`, or as soon as `gamma` is out of reach within `k_max`.
+label is the observed pattern. With more (`k_max` > 1), the label comes from a sequential test
+whose error does not grow with the number of looks:
+
+- Per arm, the evidence that it passes is a likelihood ratio against "it passes half the time"
+  (p = 1/2), averaged over what a decided arm looks like (`ALTERNATIVES`: it passes 95% or 80%
+  of the time); the evidence that it fails is the mirror image. Under p = 1/2 each is a test
+  martingale: its expected value stays 1 whatever is sampled next.
+- A category (both arms' directions) has the product of its two arms' evidence. A case is
+  labelled once one category's evidence reaches `EVIDENCE_BAR` (20), with each arm's own
+  evidence at least 1 in its direction. The four products sum to a test martingale with mean 4
+  under "both arms are coin flips", so by Ville's inequality a coin-flip case is ever labelled
+  with probability at most 4 / 20 = 0.2, for every `k_max` and whatever order the arms are
+  sampled in: more samples can never mean more false labels.
+- Sampling stops once no category can reach the bar within `k_max` (inconclusive), and goes to
+  the arm whose evidence is weaker. A clear-cut case is labelled after 5 samples (3 + 2).
+
+`confidence` is the label's posterior probability under a Beta(1,1) prior per arm (the product
+of P(p >= 1/2) or P(p < 1/2) for each arm), reported for reading, not used to decide.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from app.diagnosis.stats import prob_rate_at_least
@@ -22,9 +38,15 @@ LABELS: tuple[Label, ...] = (
     "inconclusive",
     "error",
 )
+MainArm = Literal["closed_book", "open_book"]
 
-GAMMA = 0.8
-TAU = 0.5
+TAU = 0.5  # an arm "passes" when its pass rate is at least this
+GAMMA = 0.8  # posterior bar of the single-arm rule (the prompt-fix arm and its control)
+EVIDENCE_BAR = 20.0  # a category's likelihood ratio needed for a label: false labels <= 4/20
+ARM_EVIDENCE_FLOOR = 1.0  # each arm's own data must favour its direction
+# What a decided arm looks like: (pass rate, weight). Mostly near-certain, so a clear-cut case
+# reaches the bar after 3 + 2 agreeing samples (0.95 alone would be brittle at 80% pass rates).
+ALTERNATIVES: tuple[tuple[float, float], ...] = ((0.95, 0.75), (0.80, 0.25))
 
 # (closed-book passes?, open-book passes?) -> label
 _PATTERN: dict[tuple[bool, bool], Label] = {
@@ -49,21 +71,65 @@ class ArmTally:
             return ArmTally(self.passes, self.scored, self.attempts + 1)
         return ArmTally(self.passes + int(passed), self.scored + 1, self.attempts + 1)
 
+    @property
+    def fails(self) -> int:
+        return self.scored - self.passes
+
 
 @dataclass(frozen=True)
 class CaseDecision:
     label: Label | None  # None while more samples are needed
     confidence: float
-    next_arm: Literal["closed_book", "open_book"] | None
+    next_arm: MainArm | None
 
 
-def _p_pass(t: ArmTally, tau: float) -> float:
+@lru_cache(maxsize=4096)
+def arm_evidence(agree: int, disagree: int) -> float:
+    """Likelihood ratio of "the arm goes this way" against p = 1/2, after `agree` samples that
+    went this way and `disagree` that did not (a mixture over `ALTERNATIVES`)."""
+    return sum(w * (2 * p) ** agree * (2 * (1 - p)) ** disagree for p, w in ALTERNATIVES)
+
+
+def _direction(t: ArmTally) -> tuple[bool | None, float]:
+    """Which way the arm leans (True: passes) and its evidence that way; None on a tie."""
+    if t.passes == t.fails:
+        return None, arm_evidence(t.passes, t.fails)
+    passes = t.passes > t.fails
+    agree, disagree = (t.passes, t.fails) if passes else (t.fails, t.passes)
+    return passes, arm_evidence(agree, disagree)
+
+
+def _labelled(closed: ArmTally, open_: ArmTally) -> Label | None:
+    c_way, c_ev = _direction(closed)
+    o_way, o_ev = _direction(open_)
+    if c_way is None or o_way is None:
+        return None
+    if min(c_ev, o_ev) >= ARM_EVIDENCE_FLOOR and c_ev * o_ev >= EVIDENCE_BAR:
+        return _PATTERN[(c_way, o_way)]
+    return None
+
+
+def _best_reachable(closed: ArmTally, open_: ArmTally, k_max: int) -> float:
+    """The most evidence any category could still reach if every remaining sample agrees."""
+
+    def most(t: ArmTally) -> float:
+        left = max(0, k_max - t.attempts)
+        if left == 0 and t.passes == t.fails:
+            return 0.0  # out of samples and leaning neither way (or nothing scored): no label
+        best = max(arm_evidence(t.passes + left, t.fails), arm_evidence(t.fails + left, t.passes))
+        return best if best >= ARM_EVIDENCE_FLOOR else 0.0
+
+    return most(closed) * most(open_)
+
+
+def _p_pass(t: ArmTally, tau: float = TAU) -> float:
     return prob_rate_at_least(t.passes, t.scored, tau)
 
 
 def category_probabilities(
     closed: ArmTally, open_: ArmTally, tau: float = TAU
 ) -> dict[Label, float]:
+    """Posterior probability of each category, Beta(1,1) prior per arm (for reading)."""
     pc, po = _p_pass(closed, tau), _p_pass(open_, tau)
     return {
         "no_gap": pc * po,
@@ -73,28 +139,7 @@ def category_probabilities(
     }
 
 
-def _best_reachable(closed: ArmTally, open_: ArmTally, k_max: int, tau: float) -> float:
-    """The highest category probability still reachable if every remaining sample agrees."""
-    best = 0.0
-    for (c_pass, o_pass), _label in _PATTERN.items():
-        factors = []
-        for tally, want_pass in ((closed, c_pass), (open_, o_pass)):
-            left = max(0, k_max - tally.attempts)
-            s = tally.passes + (left if want_pass else 0)
-            p = prob_rate_at_least(s, tally.scored + left, tau)
-            factors.append(p if want_pass else 1 - p)
-        best = max(best, factors[0] * factors[1])
-    return best
-
-
-def decide_case(
-    closed: ArmTally,
-    open_: ArmTally,
-    k_max: int,
-    deterministic: bool,
-    gamma: float = GAMMA,
-    tau: float = TAU,
-) -> CaseDecision:
+def decide_case(closed: ArmTally, open_: ArmTally, k_max: int, deterministic: bool) -> CaseDecision:
     """Label a case, or say which arm to sample next.
 
     `deterministic` (temperature 0 and one sample per arm): the observed pattern is the label.
@@ -102,35 +147,26 @@ def decide_case(
     for tally, arm in ((closed, "closed_book"), (open_, "open_book")):
         if tally.attempts == 0:
             return CaseDecision(None, 0.0, arm)  # type: ignore[arg-type]
-    probs = category_probabilities(closed, open_, tau)
-    best_label = max(probs, key=lambda k: probs[k])
+    probs = category_probabilities(closed, open_)
     if k_max <= 1:
         if closed.scored == 0 or open_.scored == 0:
             return CaseDecision("error", 0.0, None)
         label = _PATTERN[(closed.passes > 0, open_.passes > 0)]
         return CaseDecision(label, 1.0 if deterministic else probs[label], None)
-    if probs[best_label] >= gamma:
-        return CaseDecision(best_label, probs[best_label], None)
-    can_sample = [
-        (tally, arm)
-        for tally, arm in ((closed, "closed_book"), (open_, "open_book"))
-        if tally.attempts < k_max
+    decided = _labelled(closed, open_)
+    if decided is not None:
+        return CaseDecision(decided, probs[decided], None)
+    best = max(probs.values())
+    left = [
+        (t, a) for t, a in ((closed, "closed_book"), (open_, "open_book")) if t.attempts < k_max
     ]
-    if not can_sample or _best_reachable(closed, open_, k_max, tau) < gamma:
+    if not left or _best_reachable(closed, open_, k_max) < EVIDENCE_BAR:
         if closed.scored == 0 or open_.scored == 0:
             return CaseDecision("error", 0.0, None)
-        return CaseDecision("inconclusive", probs[best_label], None)
-    # Sample where it is most informative: the arm whose evidence for the leading category is
-    # weakest (its factor is the bottleneck of the product), among arms with samples left.
-    closed_wants_pass = best_label in ("no_gap", "distraction")
-    open_wants_pass = best_label in ("no_gap", "knowledge")
-    pc, po = _p_pass(closed, tau), _p_pass(open_, tau)
-    support = {
-        "closed_book": pc if closed_wants_pass else 1 - pc,
-        "open_book": po if open_wants_pass else 1 - po,
-    }
-    arm = min((a for _, a in can_sample), key=lambda a: support[a])
-    return CaseDecision(None, probs[best_label], arm)  # type: ignore[arg-type]
+        return CaseDecision("inconclusive", best, None)
+    # Sample the arm whose evidence is weaker (fewer attempts first on a tie, then closed-book).
+    arm = min(left, key=lambda ta: (_direction(ta[0])[1], ta[0].attempts))[1]
+    return CaseDecision(None, best, arm)  # type: ignore[arg-type]
 
 
 def decide_arm(tally: ArmTally, k_max: int, gamma: float = GAMMA, tau: float = TAU) -> bool | None:

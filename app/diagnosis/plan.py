@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from app.diagnosis.options import RunOptions
+from app.diagnosis.power import Power, plan_power
 from app.diagnosis.suite import Arm, Case, build_messages
 
 DEFAULT_COMPLETION_TOKENS = 256  # a reply's size before it is known, when max_tokens is unset
@@ -59,6 +60,7 @@ class RunEstimate(BaseModel):
     completion_tokens: int
     cost_usd: float | None = Field(description="None when the model's price is unknown")
     per_arm: dict[str, ArmEstimate]
+    power: Power = Field(description="What lift this suite can prove at these samples")
 
 
 class Estimator:
@@ -68,10 +70,17 @@ class Estimator:
     since only the cases that fail with facts get them.
     """
 
-    def __init__(self, system_prompt: str, options: RunOptions, prices: Prices | None) -> None:
+    def __init__(
+        self,
+        system_prompt: str,
+        options: RunOptions,
+        prices: Prices | None,
+        target_lift: float | None = None,
+    ) -> None:
         self.system_prompt = system_prompt
         self.options = options
         self.prices = prices
+        self.target_lift = target_lift
         arms: tuple[Arm, ...] = ("closed_book", "open_book")
         if options.candidate_prompt:
             arms += ("prompt_fix", "open_book_control")
@@ -113,4 +122,7 @@ class Estimator:
             if any(c is None for c in costs)
             else round(sum(c or 0 for c in costs), 6),
             per_arm=self.per_arm,
+            power=plan_power(
+                self.cases, self.options.samples, self.options.temperature, self.target_lift
+            ),
         )

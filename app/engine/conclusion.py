@@ -47,11 +47,19 @@ def run_verdict(snapshot: RunSnapshot, partial: bool) -> RunVerdict:
             facts_cover_answer=r.facts_cover_answer,
             prompt_fix_passed=r.prompt_fix_passed,
             control_passed=r.control_passed,
+            closed_passes=r.tallies.closed_passes,
+            closed_scored=r.tallies.closed_scored,
+            open_passes=r.tallies.open_passes,
+            open_scored=r.tallies.open_scored,
+            facts_sufficient=r.facts_sufficient,
         )
         for r in snapshot.results
     ]
     verdict = build_verdict(
-        outcomes, options.max_failure_rate, prompt_fix_ran=bool(options.candidate_prompt)
+        outcomes,
+        options.max_failure_rate,
+        prompt_fix_ran=bool(options.candidate_prompt),
+        samples=options.samples,
     )
     verdict.partial = partial
     verdict.summary = explain(verdict)

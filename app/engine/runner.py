@@ -20,6 +20,7 @@ from app.diagnosis.suite import Arm, Case, build_messages
 from app.engine.calls import Caller, RunContext
 from app.engine.conclusion import StopReason, conclude, fail_run
 from app.engine.retrievers import Retrievers
+from app.engine.sufficiency import check_facts
 from app.models.base import Completion
 from app.models.catalog import UnknownModelError
 from app.models.ratelimit import LimiterRegistry
@@ -152,7 +153,10 @@ class Runner:
             if ctx.stop.is_set():
                 return  # unfinished cases are redone on resume, from their stored calls
             tallies[arm] = tallies[arm].add(passed)
-        label = decision.label or "inconclusive"
+        facts = await check_facts(self.caller, ctx, case, decision.label or "inconclusive", tallies)
+        if facts is None:
+            return  # stopped while the judge was asked; redone on resume
+        label = facts.label
         used = tallies["closed_book"].attempts + tallies["open_book"].attempts
         fix: dict[str, bool | None] = {"prompt_fix": None, "open_book_control": None}
         if ctx.options.candidate_prompt and label in ("behavior", "distraction"):
@@ -187,6 +191,8 @@ class Runner:
                     open_scored=tallies["open_book"].scored,
                 ),
                 retrieved=retrieved,
+                facts_sufficient=facts.sufficient,
+                facts_reason=facts.reason,
             ),
             planned_delta=used - calls_per_case(ctx.options),
         )

@@ -173,3 +173,74 @@ def lift_chart(value: float | None, low: float, high: float, mdl: float | None, 
             f"{100 * mdl:.0f} points." if mdl is not None else "unknown."
         )
     return _svg(height, "Lift from the facts", desc, body)
+
+
+@dataclass(frozen=True)
+class DifferenceRow:
+    title: str
+    value: float | None
+    low: float
+    high: float
+    decision: str
+
+
+def difference_chart(rows: list[DifferenceRow], margin: float) -> Markup:
+    """Per arm, the paired difference (candidate - baseline) in points with its 95% interval,
+    against the shaded ±margin band: an interval inside the band is equivalent, one wholly
+    beyond it better or worse."""
+    ends = [abs(v) for r in rows if r.value is not None for v in (r.low, r.high)]
+    reach = max([2 * margin, 0.2, *ends])
+    reach = min(1.0, -(-round(reach, 6) // 0.2) * 0.2)  # up to the next 0.2: ticks of 10s
+    span = RIGHT - LEFT
+
+    def x(v: float) -> float:
+        return LEFT + (max(-reach, min(reach, v)) + reach) / (2 * reach) * span
+
+    row, top = 52, 8
+    axis_y = top + row * len(rows)
+    height = axis_y + 44
+    body: list[Markup] = [_line(LEFT, axis_y, RIGHT, axis_y, stroke=MUTED, stroke_width=1)]
+    for tick in (-reach, -reach / 2, 0.0, reach / 2, reach):
+        anchor = "start" if tick == -reach else "end" if tick == reach else "middle"
+        body.append(_line(x(tick), axis_y, x(tick), axis_y + 4, stroke=MUTED))
+        label = "0" if tick == 0 else points(tick)
+        body.append(_text(x(tick), axis_y + 17, label, text_anchor=anchor, fill=MUTED))
+    body.append(
+        _text(
+            x(0),
+            height - 6,
+            f"shaded: within ±{100 * margin:.0f} points counts as equivalent",
+            text_anchor="middle",
+            fill=MUTED,
+            font_size=11,
+        )
+    )
+    words = []
+    for i, r in enumerate(rows):
+        y = top + i * row
+        # The band and the zero line under this row's whisker only, clear of its label.
+        body.append(
+            el(
+                "rect",
+                x=f"{x(-margin):.1f}",
+                y=y + 20,
+                width=f"{x(margin) - x(-margin):.1f}",
+                height=row - 20,
+                fill="#eef0f4",
+                stroke=GRID,
+            )
+        )
+        body.append(_line(x(0), y + 20, x(0), y + row, stroke=INK, stroke_width=1.5))
+        if r.value is None:
+            body.append(_text(LEFT, y + 14, f"{r.title}: no paired cases", fill=MUTED))
+            words.append(f"{r.title}: no paired cases")
+            continue
+        label = (
+            f"{r.title}: {points(r.value)} (CI {points(r.low)} to {points(r.high)}) · {r.decision}"
+        )
+        body.append(_text(LEFT, y + 14, label, font_weight=600))
+        color = FAIL if r.decision == "worse" else BAR
+        body.append(_whisker(x(r.low), x(r.high), y + 36, color))
+        body.append(el("circle", cx=f"{x(r.value):.1f}", cy=y + 36, r=6, fill=color, stroke="#fff"))
+        words.append(label)
+    return _svg(height, "Paired difference per arm", "; ".join(words) + ".", body)

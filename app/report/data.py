@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from app.diagnosis.grading.specs import (
@@ -28,6 +29,7 @@ ARM_TITLES = {
     "open_book": "With facts",
     "prompt_fix": "Prompt fix",
     "open_book_control": "Control (with facts, re-run)",
+    "retrieved": "Retrieved passages",
 }
 
 
@@ -40,6 +42,19 @@ class ReportData:
     cases: list[CaseView]  # the evidence, in suite order
     version: str
     generated_at: datetime
+    # The texts of the passages the retrieved arm got, by passage id (only with retrieval).
+    passages: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def retrieval_outcomes(self) -> dict[str, str]:
+        """Case id -> not_retrieved or misread: why retrieval lost what the gold facts won."""
+        verdict = self.run.verdict
+        result = verdict.retrieval if verdict is not None else None
+        if result is None:
+            return {}
+        outcomes = dict.fromkeys(result.misread, "misread")
+        outcomes.update(dict.fromkeys(result.not_retrieved, "not_retrieved"))
+        return outcomes
 
     @property
     def arms(self) -> list[str]:
@@ -150,6 +165,8 @@ def case_payload(
         "label": view.label,
         "confidence": view.confidence,
         "facts_cover_answer": view.facts_cover_answer,
+        "facts_sufficient": view.facts_sufficient,
+        "facts_reason": view.facts_reason,
         "arms": {arm: _arm_payload(d, spec) for arm, d in view.arms.items()},
         "cost_usd": _sum_costs([d.cost_usd for d in view.arms.values()]),
         "tags": case.tags if case else [],
@@ -159,17 +176,33 @@ def case_payload(
         "expected_detail": strings.ref(detail) if detail is not None else None,
         "messages": {},
     }
+    passages: list[str] = []
+    if view.retrieved is not None:
+        passages = [data.passages.get(pid, "") for pid in view.retrieved.passages]
+        out["retrieved"] = {
+            "recall": view.retrieved.recall,
+            "outcome": retrieval_outcome(view, data),
+            "passages": [
+                [pid, marked(spec, text) if spec else [text]]
+                for pid, text in zip(view.retrieved.passages, passages, strict=True)
+            ],
+        }
     if case is not None:
         system, candidate = data.suite.system_prompt, options.candidate_prompt
         out["messages"] = {
             arm: [
                 [m["role"], strings.ref(m["content"])]
-                for m in build_messages(system, case, arm, options.injection, candidate)
+                for m in build_messages(system, case, arm, options.injection, candidate, passages)
             ]
             for arm in ARMS
             if arm in view.arms
         }
     return out
+
+
+def retrieval_outcome(view: CaseView, data: ReportData) -> str | None:
+    """Why the retrieved arm lost what the gold facts won: not_retrieved or misread."""
+    return data.retrieval_outcomes.get(view.case_id)
 
 
 def page_payload(data: ReportData) -> dict[str, Any]:

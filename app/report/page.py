@@ -11,20 +11,21 @@ from importlib.resources import files
 
 from app.report.data import ReportData, page_payload
 from app.report.html import Markup, csp_hash, el, json_script
+from app.report.retrieval import retrieval_card
 from app.report.runfacts import run_facts, when
 from app.report.sections import lift_card, quadrant, rates_card
 from app.report.table import cases_frame
 from app.report.verdict import DIAGNOSIS_TITLES, banner
 
-_ASSETS = files("app.report") / "assets"
-BASE_CSS = (_ASSETS / "base.css").read_text(encoding="utf-8")
-REPORT_CSS = BASE_CSS + (_ASSETS / "report.css").read_text(encoding="utf-8")
+ASSETS = files("app.report") / "assets"
+BASE_CSS = (ASSETS / "base.css").read_text(encoding="utf-8")
+REPORT_CSS = BASE_CSS + (ASSETS / "report.css").read_text(encoding="utf-8")
 # The script is four files in one function scope: they share the data and the state, and
 # nothing leaks into the page's globals.
 REPORT_SCRIPTS = ("common.js", "table.js", "drilldown.js", "main.js")
 REPORT_JS = (
     '(() => {\n"use strict";\n'
-    + "".join((_ASSETS / "report" / name).read_text(encoding="utf-8") for name in REPORT_SCRIPTS)
+    + "".join((ASSETS / "report" / name).read_text(encoding="utf-8") for name in REPORT_SCRIPTS)
     + "})();\n"
 )
 
@@ -52,7 +53,8 @@ def document(title: str, csp: str, css: str, body: Markup, script: str) -> str:
 
 
 def render_report(data: ReportData) -> str:
-    """The report for one run: verdict banner, 2x2, charts, case table, drill-down, facts."""
+    """The report for one run: verdict banner, 2x2, charts, retrieval, case table, drill-down,
+    facts."""
     run = data.run
     diagnosis = run.verdict.diagnosis if run.verdict else run.status
     title = f"rung · {data.suite.name} on {run.model} · {diagnosis}"
@@ -78,6 +80,7 @@ def render_report(data: ReportData) -> str:
         "main",
         banner(run),
         el("div", quadrant(data), rates_card(data), lift_card(data), class_="grid-3"),
+        retrieval_card(run.verdict.retrieval) if run.verdict and run.verdict.retrieval else None,
         cases_frame(data),
         run_facts(data),
         class_="wrap",

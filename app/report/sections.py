@@ -166,14 +166,40 @@ def lift_card(data: ReportData) -> Markup:
     else:
         lift, share = verdict.lift, verdict.knowledge_share
         mdl = verdict.minimum_detectable_lift
+        significant = " (significant)" if lift.significant else ""
+        clustered = verdict.clustered if lift.method == "clustered" else None
+        if clustered is not None:
+            tests = [
+                el("dt", "p, clustered by case"),
+                el("dd", f"{lift.p_value:.3g}{significant}" if lift.p_value is not None else "n/a"),
+                el("dt", "Sampling noise"),
+                el(
+                    "dd",
+                    f"{pct(clustered.sampling_share)} of the variance; "
+                    + (
+                        "more samples per case would narrow it most"
+                        if clustered.more_evidence == "more_samples"
+                        else "more cases would narrow it most"
+                    ),
+                ),
+            ]
+            formula = (
+                "Lift: the mean over cases of (with-facts − closed-book pass rate), its 95% "
+                "interval from standard errors clustered by case (between cases + sampling)."
+            )
+        else:
+            tests = [
+                el("dt", "McNemar mid-p"),
+                el("dd", f"{lift.mid_p:.3g}{significant}"),
+                el("dt", "exact p"),
+                el("dd", f"{lift.exact_p:.3g}"),
+            ]
+            formula = "Lift: (knowledge − distraction) / n, with Newcombe's paired 95% interval."
         body = [
             lift_chart(lift.value, lift.low, lift.high, mdl, verdict.labelled),
             el(
                 "dl",
-                el("dt", "McNemar mid-p"),
-                el("dd", f"{lift.mid_p:.3g}" + (" (significant)" if lift.significant else "")),
-                el("dt", "exact p"),
-                el("dd", f"{lift.exact_p:.3g}"),
+                *tests,
                 el("dt", "Minimum detectable lift"),
                 el("dd", f"{100 * mdl:.0f} points at 80% power" if mdl is not None else "n/a"),
                 el("dt", "Knowledge share"),
@@ -186,11 +212,7 @@ def lift_card(data: ReportData) -> Markup:
                 ),
                 class_="facts-list compact",
             ),
-            el(
-                "p",
-                "Lift: (knowledge − distraction) / n, with Newcombe's paired 95% interval.",
-                class_="muted small",
-            ),
+            el("p", formula, class_="muted small"),
         ]
     return el(
         "section",

@@ -60,6 +60,7 @@ def cases_frame(data: ReportData) -> Markup:
                 "select",
                 el("option", "any", value=""),
                 el("option", "miss the expected answer", value="missing"),
+                el("option", "insufficient (the judge)", value="insufficient"),
                 id="f-facts",
             ),
             class_="field",

@@ -95,15 +95,18 @@ def _p(value: float) -> str:
 
 
 def reason_line(verdict: RunVerdict) -> str:
-    """The lift with its interval and mid-p, and whether the with-facts arm provably fails."""
+    """The lift with its interval and its test, and whether the with-facts arm provably fails."""
     lift = verdict.lift
     if lift.value is None:
         return "No case got a confident label, so there is no lift to measure."
     significance = "significant" if lift.significant else "not significant"
+    if lift.method == "clustered" and lift.p_value is not None:
+        test = f"p {_p(lift.p_value)} clustered by case"
+    else:
+        test = f"mid-p {_p(lift.mid_p)}"
     first = (
         f"Facts change the pass rate by {points(lift.value)} points "
-        f"(95% CI {points(lift.low)} to {points(lift.high)}; "
-        f"mid-p {_p(lift.mid_p)}, {significance})."
+        f"(95% CI {points(lift.low)} to {points(lift.high)}; {test}, {significance})."
     )
     open_book = verdict.pass_rates["open_book"]
     limit = pct(verdict.max_failure_rate)

@@ -74,6 +74,17 @@ class StartRun(RunOptions):
         return RunOptions.model_validate(self.model_dump(include=set(RunOptions.model_fields)))
 
 
+class EstimateRun(StartRun):
+    """Price a run before starting it: the same body, and optionally a lift to plan for."""
+
+    target_lift: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="A lift (0-1) to plan for: how many cases or samples would detect it",
+    )
+
+
 @dataclass(frozen=True)
 class Baseline:
     """What a model review compares its run with: a model to run too, or a run made before."""

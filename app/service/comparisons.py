@@ -56,15 +56,30 @@ async def _finished_run(store: Store, run_id: str, field: str) -> RunRecord:
     return run
 
 
+async def same_cases(store: Store, first: str, second: str) -> bool:
+    """Two suites that differ only in their name, system prompt or tags hold the same cases,
+    so their runs pair up: that is how two prompts are compared."""
+
+    async def cases(suite_id: str) -> list[dict[str, object]]:
+        return [
+            case.model_dump(mode="json", exclude={"tags"})
+            async for _, case in store.iter_cases(suite_id)
+        ]
+
+    return await cases(first) == await cases(second)
+
+
 async def compare_runs(store: Store, catalog: ModelCatalog, command: CompareRuns) -> ComparisonView:
-    """Compare two succeeded runs on the same suite (stored; the same request returns it)."""
+    """Compare two succeeded runs on the same cases (stored; the same request returns it)."""
     baseline = await _finished_run(store, command.baseline_run_id, "baseline_run_id")
     candidate = await _finished_run(store, command.candidate_run_id, "candidate_run_id")
-    if baseline.suite_id != candidate.suite_id:
+    if baseline.suite_id != candidate.suite_id and not await same_cases(
+        store, baseline.suite_id, candidate.suite_id
+    ):
         raise InvalidRequestError(
             "candidate_run_id",
-            f"runs on different suites ({baseline.suite_id} and {candidate.suite_id}) cannot "
-            "be paired case by case",
+            f"runs on suites with different cases ({baseline.suite_id} and "
+            f"{candidate.suite_id}) cannot be paired case by case",
         )
     return comparison_view(
         await stored_comparison(store, catalog, baseline, candidate, command.margin)

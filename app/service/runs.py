@@ -1,4 +1,5 @@
-"""What a user can do with runs: start one, price one, watch it, read its evidence, cancel it."""
+"""What a user can do with runs: start one, watch it, list them, cancel one (pricing one is
+in estimates.py, reading its evidence in evidence.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from app.diagnosis.grading import judge_nodes
 from app.diagnosis.options import RunOptions
-from app.diagnosis.plan import Estimator, RunEstimate, planned_calls
+from app.diagnosis.plan import planned_calls
 from app.diagnosis.suite import Case, Suite
 from app.engine.comparing import settle_reviews
 from app.models.catalog import ModelCatalog, UnknownModelError
@@ -19,10 +20,6 @@ from app.service.commands import Baseline, StartRun
 from app.service.corpora import resolve_retrieval
 from app.service.errors import InvalidRequestError, NotFoundError
 from app.service.views import (
-    ArmDetail,
-    CasePage,
-    CaseView,
-    RetrievedView,
     RunPage,
     RunView,
     run_view,
@@ -157,22 +154,6 @@ def slices_for(catalog: ModelCatalog, model: str, options: RunOptions, slices: i
     return max(1, min(slices, options.max_concurrency or slices, parallel or slices))
 
 
-async def estimate_run(store: Store, catalog: ModelCatalog, command: StartRun) -> RunEstimate:
-    """What a run would cost before anything is spent: calls, tokens and USD (None if unknown)."""
-    options = command.options()
-    check_models(catalog, command.model, options)
-    prices = token_prices(catalog.resolve(command.model).provider_model)
-    if command.suite is not None:
-        system_prompt, cases = command.suite.system_prompt, inline_cases(command.suite)
-    else:
-        suite = await stored_suite(store, command.suite_id)
-        system_prompt, cases = suite.system_prompt, store.iter_cases(suite.id)
-    estimator = Estimator(system_prompt, options, prices)
-    async for _, case in cases:
-        estimator.add(case)
-    return estimator.result()
-
-
 async def inline_cases(suite: Suite) -> AsyncIterator[tuple[int, Case]]:
     for position, case in enumerate(suite.cases):
         yield position, case
@@ -241,76 +222,3 @@ async def progress_events(
             yield "end", {"status": view.status, "error": view.error}
             return
         await asyncio.sleep(interval)
-
-
-def _decode_cursor(cursor: str | None) -> int:
-    if cursor is None:
-        return -1
-    try:
-        value = int(cursor)
-    except ValueError:
-        raise InvalidRequestError("cursor", "not a cursor returned by this API") from None
-    if not 0 <= value < 2**63:
-        raise InvalidRequestError("cursor", "not a cursor returned by this API")
-    return value
-
-
-def _add_cost(total: float | None, cost: float | None) -> float | None:
-    """A sum that stays unknown once one part is unknown (a model without a price)."""
-    return None if total is None or cost is None else round(total + cost, 9)
-
-
-async def case_page(
-    store: Store, run_id: str, cursor: str | None, limit: int, label: str | None = None
-) -> CasePage:
-    """A page of per-case evidence: the label and each arm's answers, grades and errors."""
-    await run_record(store, run_id)
-    after = _decode_cursor(cursor)
-    rows = await store.case_results(run_id, after=after, limit=limit + 1, label=label)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    calls = await store.calls_for_cases(run_id, [r.case_id for r in rows])
-    arms: dict[str, dict[str, ArmDetail]] = {r.case_id: {} for r in rows}
-    judge_costs: list[tuple[str, str, float | None]] = []
-    for call in calls:
-        if call.case_id not in arms:
-            continue
-        if call.arm.startswith("judge:"):  # "judge:<arm>:<check>": its cost is the arm's
-            judge_costs.append((call.case_id, call.arm.split(":")[1], call.cost_usd))
-            continue
-        detail = arms[call.case_id].setdefault(
-            call.arm, ArmDetail(passes=0, samples=0, answers=[], grades=[], errors=[])
-        )
-        detail.cost_usd = _add_cost(detail.cost_usd, call.cost_usd)
-        detail.cached.append(call.cached)
-        detail.answers.append(call.answer)
-        detail.grades.append(call.grade)
-        detail.errors.append(
-            f"{call.error_class}: {call.error_message}" if call.error_class else None
-        )
-        if call.grade and call.grade.get("kind") != "unscored":
-            detail.samples += 1
-            detail.passes += int(bool(call.grade.get("passed")))
-    for case_id, arm, cost in judge_costs:
-        if arm in arms[case_id]:
-            arms[case_id][arm].cost_usd = _add_cost(arms[case_id][arm].cost_usd, cost)
-    items = [
-        CaseView(
-            case_id=r.case_id,
-            label=r.label,
-            confidence=r.confidence,
-            facts_cover_answer=r.facts_cover_answer,
-            arms=arms[r.case_id],
-            retrieved=(
-                RetrievedView(
-                    passed=r.retrieved.passed,
-                    recall=r.retrieved.recall,
-                    passages=r.retrieved.passages,
-                )
-                if r.retrieved is not None
-                else None
-            ),
-        )
-        for r in rows
-    ]
-    return CasePage(items=items, next_cursor=str(rows[-1].position) if more and rows else None)

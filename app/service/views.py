@@ -98,6 +98,12 @@ class CaseView(BaseModel):
     label: Label
     confidence: float
     facts_cover_answer: bool | None
+    facts_sufficient: bool | None = Field(
+        default=None,
+        description="The judge's sufficient-context check (asked with a judge_model when the "
+        "case fails even with its facts); false makes a behavior label inconclusive",
+    )
+    facts_reason: str | None = None
     arms: dict[str, ArmDetail]
     retrieved: RetrievedView | None = None
 

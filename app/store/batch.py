@@ -117,6 +117,8 @@ def _case_values(run_id: str, result: NewCaseResult) -> dict[str, Any]:
         "retrieved_passed": result.retrieved.passed if result.retrieved else None,
         "retrieval_recall": result.retrieved.recall if result.retrieved else None,
         "retrieved": result.retrieved.passages if result.retrieved else None,
+        "facts_sufficient": result.facts_sufficient,
+        "facts_reason": result.facts_reason,
     }
 
 

@@ -59,6 +59,8 @@ def case_result_record(row: CaseResultRow) -> CaseResultRecord:
             if row.retrieval_recall is not None
             else None
         ),
+        facts_sufficient=row.facts_sufficient,
+        facts_reason=row.facts_reason,
     )
 
 
@@ -84,7 +86,10 @@ class CallQueries(Database):
             )
             return {
                 (case_id, arm, index): StoredCall(
-                    passed=passed_from_grade(grade), ok=error is None, cost_usd=cost
+                    passed=passed_from_grade(grade),
+                    ok=error is None,
+                    cost_usd=cost,
+                    reason=str(grade.get("reason")) if grade and grade.get("reason") else None,
                 )
                 for case_id, arm, index, grade, error, cost in rows
             }

@@ -84,6 +84,8 @@ class CaseResultRecord:
     control_passed: bool | None
     tallies: ArmTallies = field(default_factory=ArmTallies)
     retrieved: RetrievedArm | None = None
+    facts_sufficient: bool | None = None  # the judge's sufficient-context check, if asked
+    facts_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class StoredCall:
     passed: bool | None  # None: nothing scored (an error, or an unreadable judge reply)
     ok: bool
     cost_usd: float | None
+    reason: str | None = None  # the grade's reason
 
 
 @dataclass
@@ -144,6 +147,8 @@ class NewCaseResult:
     control_passed: bool | None = None
     tallies: ArmTallies = field(default_factory=ArmTallies)
     retrieved: RetrievedArm | None = None
+    facts_sufficient: bool | None = None
+    facts_reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,9 @@ class CaseResultRow(Base):
     retrieved_passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     retrieval_recall: Mapped[float | None] = mapped_column(Float, nullable=True)
     retrieved: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    # The judge's sufficient-context check of the case's facts (None: not asked).
+    facts_sufficient: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    facts_reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 class CorpusRow(Base):

@@ -39,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from app.diagnosis.suite import FactInjection, Suite, build_messages
-    from app.models.local import SMOLLM2, runtime_for
+    from app.models.local import SMOLLM2, local_threads, runtime_for
 
     suite = Suite.model_validate(
         yaml.safe_load((ROOT / "fixtures" / "demo-suite.yaml").read_text(encoding="utf-8"))
@@ -61,7 +61,7 @@ def main() -> None:
     short = [r.seconds for r in rows if r.completion_tokens <= 40]
     results = {
         "model": SMOLLM2,
-        "threads": os.cpu_count(),
+        "threads": local_threads(),
         "load_s": round(loaded, 2),
         "rss_mb_before": round(before),
         "rss_mb_loaded": round(after_load),

@@ -16,6 +16,7 @@ const LABEL_TITLES = {
 const LABEL_ORDER = { behavior: 0, knowledge: 1, distraction: 2, inconclusive: 3, error: 4, no_gap: 5 };
 const RESULT_WORDS = { pass: "passed", fail: "failed", mixed: "mixed", none: "not scored" };
 const RESULT_ICONS = { pass: "✓", fail: "✗", mixed: "◐", none: "–" };
+const RETRIEVAL_WORDS = { not_retrieved: "facts not retrieved", misread: "retrieved, but misread" };
 const DEFAULT_DIR = { position: 1, label: 1, confidence: 1, cost: -1 };
 
 const $ = (id) => document.getElementById(id);
@@ -29,7 +30,7 @@ const dlgTitle = $("dlg-title");
 const search = $("q");
 const section = $("cases");
 
-const state = { label: "", tag: "", facts: "", q: "", arms: {}, sort: "position", dir: 1 };
+const state = { label: "", tag: "", facts: "", retrieval: "", q: "", arms: {}, sort: "position", dir: 1 };
 let shown = 0;
 let filtered = cases;
 let current = -1;

@@ -48,6 +48,18 @@ function armPanel(c, key, title) {
   );
 }
 
+function retrievedBlock(r) {
+  const why = r.outcome ? ` · ${RETRIEVAL_WORDS[r.outcome]}` : "";
+  return h(
+    "div",
+    { class: "retrieved" },
+    h("p", { class: "block-title" }, `Retrieved passages, best first (recall of the gold facts ${pct(r.recall)}${why})`),
+    r.passages.length
+      ? h("ol", { class: "facts" }, r.passages.map(([id, pieces]) => h("li", {}, h("span", { class: "passage-id" }, id), " ", marked(pieces))))
+      : h("p", { class: "muted small" }, "Nothing retrieved: the arm ran with no passages."),
+  );
+}
+
 function fill(c) {
   dlgTitle.textContent = c.id;
   const meta = [chip(c.label), h("span", {}, `confidence ${pct(c.confidence)}`)];
@@ -71,6 +83,15 @@ function fill(c) {
       : null,
     h("p", { class: "block-title" }, "Facts, as the with-facts arms got them (the expected answer marked)"),
     h("ol", { class: "facts" }, c.facts.map((f) => h("li", {}, marked(f)))),
+    c.facts_sufficient === false
+      ? h(
+          "p",
+          { class: "note note-warn" },
+          "The judge found these facts insufficient to answer, so the case is not counted as a behavior failure",
+          c.facts_reason ? `: ${c.facts_reason}` : ".",
+        )
+      : null,
+    c.retrieved ? retrievedBlock(c.retrieved) : null,
     h("div", { class: "arms" }, arms.map(([key, title]) => armPanel(c, key, title))),
   ];
   dlgBody.replaceChildren(...parts.filter((part) => part !== null));

@@ -58,7 +58,7 @@ search.addEventListener("input", () => {
   typingTimer = setTimeout(() => { state.q = search.value.trim().toLowerCase(); apply(); }, 120);
 });
 $("reset").addEventListener("click", () => {
-  Object.assign(state, { label: "", tag: "", facts: "", q: "", arms: {} });
+  Object.assign(state, { label: "", tag: "", facts: "", retrieval: "", q: "", arms: {} });
   search.value = "";
   for (const select of document.querySelectorAll("select[data-arm]")) select.value = "";
   apply();
@@ -88,6 +88,9 @@ $("download-json").addEventListener("click", () => {
     label: c.label,
     confidence: c.confidence,
     facts_cover_answer: c.facts_cover_answer,
+    facts_sufficient: c.facts_sufficient,
+    facts_reason: c.facts_reason,
+    retrieved: c.retrieved ? { recall: c.retrieved.recall, passages: c.retrieved.passages.map(([id]) => id) } : null,
     arms: Object.fromEntries(
       Object.entries(c.arms).map(([key, arm]) => [
         key,

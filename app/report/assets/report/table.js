@@ -14,6 +14,8 @@ function matches(c, i) {
   if (state.label && c.label !== state.label) return false;
   if (state.tag && !c.tags.includes(state.tag)) return false;
   if (state.facts === "missing" && c.facts_cover_answer !== false) return false;
+  if (state.facts === "insufficient" && c.facts_sufficient !== false) return false;
+  if (state.retrieval && !(c.retrieved && c.retrieved.outcome === state.retrieval)) return false;
   for (const [arm, want] of Object.entries(state.arms)) {
     if (!want) continue;
     const got = c.arms[arm] ? c.arms[arm].result : "none";
@@ -70,7 +72,8 @@ function describeFilters() {
   const bits = [];
   if (state.label) bits.push(`label ${LABEL_TITLES[state.label]}`);
   if (state.tag) bits.push(`tag ${state.tag}`);
-  if (state.facts) bits.push("facts miss the answer");
+  if (state.facts) bits.push(state.facts === "missing" ? "facts miss the answer" : "facts insufficient");
+  if (state.retrieval) bits.push(RETRIEVAL_WORDS[state.retrieval]);
   for (const [key, title] of arms) if (state.arms[key]) bits.push(`${title} ${RESULT_WORDS[state.arms[key]]}`);
   if (state.q) bits.push(`“${state.q}”`);
   return bits.length ? ` · ${bits.join(", ")}` : "";
