@@ -131,9 +131,15 @@ def cpu_seconds(pid: int) -> float:
 
 
 def service_pids(root_pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(root_pid)], capture_output=True)
-    children = [int(p) for p in out.stdout.split()]
-    return [root_pid, *children]
+    """The server and all its descendants: the workers are the fork server's children."""
+    found, frontier = [root_pid], [root_pid]
+    while frontier:
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", ",".join(map(str, frontier))], capture_output=True
+        )
+        frontier = [int(p) for p in out.stdout.split()]
+        found.extend(frontier)
+    return found
 
 
 class Service:
