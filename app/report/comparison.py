@@ -15,13 +15,11 @@ from app.report.comparison_data import CHANGE_TITLES, ComparisonReportData, comp
 from app.report.comparison_sections import cases_frame, efficiency_card
 from app.report.data import ARM_TITLES
 from app.report.html import Markup, csp_hash, el, json_script
-from app.report.page import ASSETS, REPORT_CSS, document
+from app.report.page import ASSETS, REPORT_CSS, bundle, document
 from app.report.runfacts import when
 
 COMPARISON_CSS = REPORT_CSS + (ASSETS / "comparison.css").read_text(encoding="utf-8")
-COMPARISON_JS = (
-    '(() => {\n"use strict";\n' + (ASSETS / "comparison.js").read_text(encoding="utf-8") + "})();\n"
-)
+COMPARISON_JS = bundle("comparison.js")
 COMPARISON_CSP = (
     "default-src 'none'; "
     f"script-src {csp_hash(COMPARISON_JS)}; style-src {csp_hash(COMPARISON_CSS)}; "

@@ -6,11 +6,11 @@ from __future__ import annotations
 from importlib.resources import files
 
 from app.report.html import Markup, csp_hash, el
-from app.report.page import BASE_CSS, REPORT_CSS, REPORT_JS, document
+from app.report.page import BASE_CSS, REPORT_CSS, REPORT_JS, bundle, document
 
 _ASSETS = files("app.report") / "assets"
 INDEX_CSS = BASE_CSS + (_ASSETS / "index.css").read_text(encoding="utf-8")
-INDEX_JS = (_ASSETS / "index.js").read_text(encoding="utf-8")
+INDEX_JS = bundle("index.js")
 
 # connect-src 'self': the API only. The report's hashes too: with a key, a report is fetched
 # and shown from a blob: URL, and a blob: document keeps the policy of the page that made it.

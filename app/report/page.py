@@ -20,14 +20,16 @@ from app.report.verdict import DIAGNOSIS_TITLES, banner
 ASSETS = files("app.report") / "assets"
 BASE_CSS = (ASSETS / "base.css").read_text(encoding="utf-8")
 REPORT_CSS = BASE_CSS + (ASSETS / "report.css").read_text(encoding="utf-8")
-# The script is four files in one function scope: they share the data and the state, and
-# nothing leaks into the page's globals.
-REPORT_SCRIPTS = ("common.js", "table.js", "drilldown.js", "main.js")
-REPORT_JS = (
-    '(() => {\n"use strict";\n'
-    + "".join((ASSETS / "report" / name).read_text(encoding="utf-8") for name in REPORT_SCRIPTS)
-    + "})();\n"
-)
+
+
+def bundle(*names: str) -> str:
+    """Scripts from `assets/` as one: a single function scope, so they share their data and
+    state and nothing leaks into the page's globals; dom.js (the element builder) first."""
+    body = "".join((ASSETS / name).read_text(encoding="utf-8") for name in ("dom.js", *names))
+    return '(() => {\n"use strict";\n' + body + "})();\n"
+
+
+REPORT_JS = bundle("report/common.js", "report/table.js", "report/drilldown.js", "report/main.js")
 
 REPORT_CSP = (
     "default-src 'none'; "

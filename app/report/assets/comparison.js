@@ -24,19 +24,6 @@ let filtered = cases;
 let shown = 0;
 const open = new Set();
 
-function h(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === "class") node.className = value;
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
 
 const label = (value) => (value ? h("span", { class: `chip chip-${value}` }, LABELS[value] || value) : h("span", { class: "muted" }, "–"));
 

@@ -2,8 +2,6 @@
    each run to its report, and follows live runs through their server-sent events. The key
    lives in sessionStorage only, and is sent as Authorization: Bearer (EventSource cannot send
    headers, so events are read with fetch). Data goes in as text, never as markup. */
-(() => {
-  "use strict";
   const KEY = "rung.apiKey";
   const MAX_FOLLOWED = 4; // browsers allow ~6 connections per host; keep some for the rest
   const LIVE = new Set(["queued", "running"]);
@@ -28,19 +26,6 @@
 
   class NeedKey extends Error {}
 
-  function h(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (name === "class") node.className = value;
-      else node.setAttribute(name, value === true ? "" : String(value));
-    }
-    for (const child of children.flat(Infinity)) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
   const headers = () => (key ? { Authorization: `Bearer ${key}` } : {});
 
   async function api(path) {
@@ -216,4 +201,3 @@
   $("refresh").addEventListener("click", load);
   setInterval(() => { if (document.visibilityState === "visible" && form.hidden) load(); }, 10000);
   load().then(() => { document.body.dataset.ready = "true"; });
-})();

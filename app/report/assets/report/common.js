@@ -37,19 +37,6 @@ let current = -1;
 let opener = null;
 let haystacks = null;
 
-function h(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === "class") node.className = value;
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
 const pct = (x) => (x === null || x === undefined ? "n/a" : `${Math.round(100 * x)}%`);
 const money = (x) => (x === null || x === undefined ? "unknown" : `$${x.toFixed(4)}`);
 const chip = (label) => h("span", { class: `chip chip-${label}` }, LABEL_TITLES[label] || label);
