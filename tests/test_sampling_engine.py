@@ -73,3 +73,20 @@ async def test_pure_noise_gets_few_confident_labels_and_no_manufactured_lift(
     # Fewer calls than the fixed design, which would make 2 * samples per case.
     assert v["sampling"]["calls_used"] < 0.8 * v["sampling"]["calls_fixed_design"]
     print(f"samples={samples}: confident {confident:.3f}, calls {v['sampling']}")
+
+
+async def test_a_sampled_runs_report_shows_the_clustered_test(
+    engine: Engine, fake_provider: FakeProvider
+) -> None:
+    """The report reads a sampled verdict as what it is: per-case rates, clustered by case."""
+    from app.service import reports
+
+    fake_provider.responder = coin_flip_model
+    run = await engine.diagnose(noise_suite(20), samples=5, temperature=0.8, seed=3)
+    assert run.status == "succeeded", run.error
+    html = await reports.run_report(engine.store, run.id)
+    assert "clustered by case, " in html  # the banner's reason line
+    assert "p, clustered by case" in html and "Sampling noise" in html  # the lift card
+    assert "McNemar mid-p" not in html
+    assert "the mean of the per-case pass rates" in html  # the rates card
+    assert "go undetected at n = 20" in html  # every observed case, not only the labelled

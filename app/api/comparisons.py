@@ -1,4 +1,4 @@
-"""/v1/comparisons: pair two runs on the same suite and decide against a margin."""
+"""/v1/comparisons: pair two runs on the same cases and decide against a margin."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Pages for people: the index of runs (`/`), a run's report (`/v1/runs/{id}/report`) and a
 comparison's (`/v1/comparisons/{id}/report`).
 
-The reports sit under /v1, so it needs the API key like the rest of the API. The index holds
+The reports sit under /v1, so they need the API key like the rest of the API. The index holds
 no data (its script reads /v1 with the key the user gives it), so it is open like /docs.
 """
 

@@ -1,4 +1,4 @@
-"""`rung compare BASELINE_RUN CANDIDATE_RUN`: pair two runs on the same suite, case by case."""
+"""`rung compare BASELINE_RUN CANDIDATE_RUN`: pair two runs on the same cases."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def compare(
         typer.Option(help="Write the comparison's report: one self-contained HTML file"),
     ] = None,
 ) -> None:
-    """Compare two runs on the same suite: fixed and regressed cases per arm, the paired
+    """Compare two runs on the same cases: fixed and regressed cases per arm, the paired
     difference with its interval, a decision against the margin, and the distillation check."""
     try:
         command = CompareRuns(

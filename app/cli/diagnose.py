@@ -116,7 +116,7 @@ def diagnose(
         str | None,
         typer.Option(
             metavar="BASELINE_RUN",
-            help="Compare with this run (same suite) and exit 4 when this one is worse "
+            help="Compare with this run (same cases) and exit 4 when this one is worse "
             "beyond a 5-point margin: a gate on 'not worse than the current model'",
         ),
     ] = None,

@@ -15,7 +15,7 @@ from app.report.comparison_data import CHANGE_TITLES, ComparisonReportData, comp
 from app.report.comparison_sections import cases_frame, efficiency_card
 from app.report.data import ARM_TITLES
 from app.report.html import Markup, csp_hash, el, json_script
-from app.report.page import ASSETS, REPORT_CSS, bundle, document
+from app.report.page import ASSETS, REPORT_CSS, bundle, document, page_footer, topbar
 from app.report.runfacts import when
 
 COMPARISON_CSS = REPORT_CSS + (ASSETS / "comparison.css").read_text(encoding="utf-8")
@@ -177,27 +177,14 @@ def render_comparison_report(data: ComparisonReportData) -> str:
     title = (
         f"rung · {suite.name}: {view.candidate.model} vs {view.baseline.model} · {view.decision}"
     )
-    header = el(
-        "header",
-        el(
-            "div",
-            el("a", "Skip to the cases", href="#cases", class_="skip"),
-            el("p", el("span", "rung", class_="brand"), " comparison", class_="brand-line"),
-            el(
-                "p",
-                el("strong", suite.name),
-                ": ",
-                el("strong", view.candidate.model),
-                " vs ",
-                el("strong", view.baseline.model),
-                el(
-                    "span", f" · {when(view.created_at)} · comparison {view.id[:8]}", class_="muted"
-                ),
-                class_="run-line",
-            ),
-            class_="wrap",
-        ),
-        class_="topbar",
+    header = topbar(
+        "comparison",
+        el("strong", suite.name),
+        ": ",
+        el("strong", view.candidate.model),
+        " vs ",
+        el("strong", view.baseline.model),
+        el("span", f" · {when(view.created_at)} · comparison {view.id[:8]}", class_="muted"),
     )
     main = el(
         "main",
@@ -213,15 +200,10 @@ def render_comparison_report(data: ComparisonReportData) -> str:
         class_="wrap",
         id="main",
     )
-    footer = el(
-        "footer",
-        el(
-            "p",
-            f"rung {data.version} · generated {when(data.generated_at)} · margin "
-            f"{points(view.margin)[1:]} points · one self-contained file: it loads nothing "
-            "from the network.",
-            class_="wrap muted small",
-        ),
+    footer = page_footer(
+        f"rung {data.version} · generated {when(data.generated_at)} · margin "
+        f"{points(view.margin)[1:]} points · one self-contained file: it loads nothing "
+        "from the network."
     )
     body = el(
         "body",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from app.report.comparison_data import CHANGE_TITLES, ComparisonReportData
 from app.report.data import ARM_TITLES
 from app.report.html import Markup, el
+from app.report.table import search_field, select_field
 
 
 def _saving_words(what: str, saving: float) -> str:
@@ -84,15 +85,6 @@ def efficiency_card(data: ComparisonReportData) -> Markup:
 def cases_frame(data: ComparisonReportData) -> Markup:
     arms = [("", "any arm")] + [(a, ARM_TITLES.get(a, a)) for a in data.arms]
     changes = [("", "any change"), *CHANGE_TITLES.items()]
-
-    def select(ident: str, title: str, options: list[tuple[str, str]]) -> Markup:
-        return el(
-            "label",
-            el("span", title),
-            el("select", [el("option", t, value=v) for v, t in options], id=ident),
-            class_="field",
-        )
-
     return el(
         "section",
         el(
@@ -103,20 +95,9 @@ def cases_frame(data: ComparisonReportData) -> Markup:
         ),
         el(
             "div",
-            el(
-                "label",
-                el("span", "Search"),
-                el(
-                    "input",
-                    type="search",
-                    id="q",
-                    placeholder="id, input, answer",
-                    autocomplete="off",
-                ),
-                class_="field grow",
-            ),
-            select("f-change", "Change", changes),
-            select("f-arm", "On", arms),
+            search_field("id, input, answer"),
+            select_field("f-change", "Change", changes),
+            select_field("f-arm", "On", arms),
             el("button", "Clear filters", type="button", id="reset", class_="button quiet"),
             class_="toolbar",
             role="search",

@@ -54,29 +54,38 @@ def document(title: str, csp: str, css: str, body: Markup, script: str) -> str:
     )
 
 
+def topbar(kind: str, *line: object) -> Markup:
+    """The bar on top of every report: a skip link, the brand and the kind of page, and one
+    line saying what it is about."""
+    return el(
+        "header",
+        el(
+            "div",
+            el("a", "Skip to the cases", href="#cases", class_="skip"),
+            el("p", el("span", "rung", class_="brand"), f" {kind}", class_="brand-line"),
+            el("p", *line, class_="run-line"),
+            class_="wrap",
+        ),
+        class_="topbar",
+    )
+
+
+def page_footer(text: str) -> Markup:
+    return el("footer", el("p", text, class_="wrap muted small"))
+
+
 def render_report(data: ReportData) -> str:
     """The report for one run: verdict banner, 2x2, charts, retrieval, case table, drill-down,
     facts."""
     run = data.run
     diagnosis = run.verdict.diagnosis if run.verdict else run.status
     title = f"rung · {data.suite.name} on {run.model} · {diagnosis}"
-    header = el(
-        "header",
-        el(
-            "div",
-            el("a", "Skip to the cases", href="#cases", class_="skip"),
-            el("p", el("span", "rung", class_="brand"), " report", class_="brand-line"),
-            el(
-                "p",
-                el("strong", data.suite.name),
-                " on ",
-                el("strong", run.model),
-                el("span", f" · {when(run.created_at)} · run {run.id[:8]}", class_="muted"),
-                class_="run-line",
-            ),
-            class_="wrap",
-        ),
-        class_="topbar",
+    header = topbar(
+        "report",
+        el("strong", data.suite.name),
+        " on ",
+        el("strong", run.model),
+        el("span", f" · {when(run.created_at)} · run {run.id[:8]}", class_="muted"),
     )
     main = el(
         "main",
@@ -88,14 +97,9 @@ def render_report(data: ReportData) -> str:
         class_="wrap",
         id="main",
     )
-    footer = el(
-        "footer",
-        el(
-            "p",
-            f"rung {data.version} · generated {when(data.generated_at)} · one self-contained "
-            "file: it loads nothing from the network.",
-            class_="wrap muted small",
-        ),
+    footer = page_footer(
+        f"rung {data.version} · generated {when(data.generated_at)} · one self-contained "
+        "file: it loads nothing from the network."
     )
     dialog = el(
         "dialog",

@@ -144,8 +144,15 @@ def rates_card(data: ReportData) -> Markup:
         body.append(
             el(
                 "p",
-                "Bars: pass rate over the confidently labelled cases; whiskers: Wilson 95% "
-                f"intervals; dashed line: the acceptable pass rate (failure rate at most "
+                (
+                    "Bars: the mean of the per-case pass rates over every case observed on "
+                    "both arms (in brackets: passing samples); whiskers: 95% intervals "
+                    "clustered by case; "
+                    if verdict.clustered is not None
+                    else "Bars: pass rate over the confidently labelled cases; whiskers: "
+                    "Wilson 95% intervals; "
+                )
+                + "dashed line: the acceptable pass rate (failure rate at most "
                 f"{pct(verdict.max_failure_rate)}).",
                 class_="muted small",
             )
@@ -196,7 +203,13 @@ def lift_card(data: ReportData) -> Markup:
             ]
             formula = "Lift: (knowledge − distraction) / n, with Newcombe's paired 95% interval."
         body = [
-            lift_chart(lift.value, lift.low, lift.high, mdl, verdict.labelled),
+            lift_chart(
+                lift.value,
+                lift.low,
+                lift.high,
+                mdl,
+                verdict.clustered.cases if verdict.clustered is not None else verdict.labelled,
+            ),
             el(
                 "dl",
                 *tests,

@@ -9,7 +9,8 @@ from app.report.html import Markup, el
 from app.report.sections import LABEL_TITLES
 
 
-def _select(ident: str, title: str, options: list[tuple[str, str]], **attrs: object) -> Markup:
+def select_field(ident: str, title: str, options: list[tuple[str, str]], **attrs: object) -> Markup:
+    """A labelled <select> of the table's toolbar: (value, text) options."""
     return el(
         "label",
         el("span", title),
@@ -20,6 +21,23 @@ def _select(ident: str, title: str, options: list[tuple[str, str]], **attrs: obj
             **attrs,
         ),
         class_="field",
+    )
+
+
+def search_field(placeholder: str) -> Markup:
+    """The toolbar's search box (#q; the page's script listens to it)."""
+    return el(
+        "label",
+        el("span", "Search"),
+        el(
+            "input",
+            type="search",
+            id="q",
+            placeholder=placeholder,
+            autocomplete="off",
+            spellcheck="false",
+        ),
+        class_="field grow",
     )
 
 
@@ -37,22 +55,13 @@ def cases_frame(data: ReportData) -> Markup:
     tags = sorted({tag for case in data.suite.cases for tag in case.tags})
     labels = [("", "all labels")] + [(label, LABEL_TITLES[label]) for label in LABELS]
     filters = [
-        el(
-            "label",
-            el("span", "Search"),
-            el(
-                "input",
-                type="search",
-                id="q",
-                placeholder="id, input, answer, reason  ( / )",
-                autocomplete="off",
-                spellcheck="false",
-            ),
-            class_="field grow",
-        ),
-        _select("f-label", "Label", labels),
-        _select("f-tag", "Tag", [("", "all tags")] + [(t, t) for t in tags]),
-        *[_select(f"f-arm-{arm}", ARM_TITLES[arm], ARM_RESULTS, data_arm=arm) for arm in data.arms],
+        search_field("id, input, answer, reason  ( / )"),
+        select_field("f-label", "Label", labels),
+        select_field("f-tag", "Tag", [("", "all tags")] + [(t, t) for t in tags]),
+        *[
+            select_field(f"f-arm-{arm}", ARM_TITLES[arm], ARM_RESULTS, data_arm=arm)
+            for arm in data.arms
+        ],
         el(
             "label",
             el("span", "Facts"),
@@ -65,7 +74,7 @@ def cases_frame(data: ReportData) -> Markup:
             ),
             class_="field",
         ),
-        _select(
+        select_field(
             "sort",
             "Sort by",
             [

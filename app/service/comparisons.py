@@ -18,7 +18,8 @@ DEFAULT_MARGIN = 0.05
 
 
 class CompareRuns(BaseModel):
-    """Pair two finished runs on the same suite, case by case."""
+    """Pair two finished runs on the same cases (one suite, or two that differ only in their
+    system prompt), case by case."""
 
     baseline_run_id: str = Field(min_length=1, description="The run to compare against")
     candidate_run_id: str = Field(min_length=1, description="The new model, prompt or version")
