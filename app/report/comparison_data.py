@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.report.data import ReportData
+from app.report.data import ARM_TITLES, ReportData
 from app.service.comparisons import ComparisonView
 from app.service.views import CaseView
 
@@ -97,6 +97,7 @@ def comparison_payload(data: ComparisonReportData) -> dict[str, Any]:
         )
     return {
         "comparison": data.comparison.model_dump(mode="json"),
+        "arm_titles": {arm: ARM_TITLES.get(arm, arm) for arm in data.arms},
         "arms": data.arms,
         "cases": rows,
     }

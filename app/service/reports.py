@@ -11,16 +11,18 @@ from app.report import ReportData, render_report
 from app.report.comparison import render_comparison_report
 from app.report.comparison_data import ComparisonReportData
 from app.service import comparisons, evidence, runs, suites
-from app.service.views import CaseView, RunView
+from app.service.views import CaseView, RunView, SuiteDetail
 from app.store import Store
 
 PAGE = 500
 
 
-async def report_data(store: Store, run_id: str) -> ReportData:
-    """The run, its suite (cases and system prompt) and every case's evidence."""
+async def report_data(store: Store, run_id: str, suite: SuiteDetail | None = None) -> ReportData:
+    """The run, its suite (cases and system prompt) and every case's evidence. A `suite`
+    already read is used when it is the run's (reading one validates every case again)."""
     run = await runs.get_run(store, run_id)
-    suite = await suites.get_suite(store, run.suite_id)
+    if suite is None or suite.id != run.suite_id:
+        suite = await suites.get_suite(store, run.suite_id)
     cases: list[CaseView] = []
     cursor: str | None = None
     while True:
@@ -58,7 +60,7 @@ async def comparison_report(store: Store, comparison_id: str) -> str:
     """A comparison's report; NotFoundError for no such comparison (or a deleted run)."""
     view = await comparisons.get_comparison(store, comparison_id)
     baseline = await report_data(store, view.baseline_run_id)
-    candidate = await report_data(store, view.candidate_run_id)
+    candidate = await report_data(store, view.candidate_run_id, baseline.suite)
 
     async def passed(run_id: str) -> dict[str, dict[str, bool | None]]:
         return {r.case_id: dict(case_arms(r).passed) for r in await store.case_results(run_id)}

@@ -5,9 +5,7 @@ const view = data.comparison;
 const cases = data.cases;
 const arms = data.arms;
 const CHUNK = 200;
-const ARM_TITLES = {
-  closed_book: "Closed-book", open_book: "With facts", prompt_fix: "Prompt fix",
-};
+const ARM_TITLES = data.arm_titles; // the Python side's titles, one source
 const CHANGE_WORDS = { regressed: "regressed", fixed: "fixed", both_fail: "both fail", both_pass: "both pass" };
 const CHANGE_ICONS = { regressed: "✓ → ✗", fixed: "✗ → ✓", both_fail: "✗ → ✗", both_pass: "✓ → ✓" };
 const LABELS = {
@@ -61,7 +59,7 @@ function detail(c) {
     const side = (who, answer) =>
       h("div", {}, h("h4", {}, who), answer === null ? h("p", { class: "muted small" }, "no answer") : h("pre", { class: "text answer" }, answer));
     return [
-      h("p", { class: "block-title" }, `${ARM_TITLES[arm] || arm}: `, changeCell(c.changes[arm])),
+      h("p", { class: "block-title" }, `${ARM_TITLES[arm]}: `, changeCell(c.changes[arm])),
       h("div", { class: "pair" }, side(`Baseline · ${view.baseline.model}`, base), side(`Candidate · ${view.candidate.model}`, cand)),
     ];
   });
@@ -96,7 +94,7 @@ function row(c) {
       h("button", { type: "button", class: "case-open", "aria-expanded": String(expanded), "aria-controls": `detail-${c.position}` }, c.id),
       h("span", { class: "snippet" }, c.input),
     ),
-    arms.map((arm) => h("td", { "data-title": ARM_TITLES[arm] || arm }, changeCell(c.changes[arm]))),
+    arms.map((arm) => h("td", { "data-title": ARM_TITLES[arm] }, changeCell(c.changes[arm]))),
     h("td", { "data-title": "Label" }, label(c.labels[0]), " → ", label(c.labels[1])),
   );
   return expanded ? [tr, detail(c)] : [tr];
@@ -120,7 +118,7 @@ function apply() {
   $("no-match").hidden = filtered.length > 0;
   const bits = [];
   if (state.change) bits.push(CHANGE_WORDS[state.change]);
-  if (state.arm) bits.push(`on ${ARM_TITLES[state.arm] || state.arm}`);
+  if (state.arm) bits.push(`on ${ARM_TITLES[state.arm]}`);
   if (state.q) bits.push(`“${state.q}”`);
   $("case-count").textContent = `${filtered.length} of ${cases.length} cases${bits.length ? ` · ${bits.join(" ")}` : ""}`;
   $("f-change").value = state.change;
