@@ -155,7 +155,7 @@ class RungServer:
 
 
 def _children(pid: int) -> list[int]:
-    """Every process below `pid` (workers are the fork server's children), deepest first."""
+    """Every process below `pid` (the first worker forks the others), deepest first."""
     try:
         out = subprocess.run(
             ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False

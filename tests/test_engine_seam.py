@@ -17,6 +17,8 @@ from app.bootstrap import Rung
 from app.models.catalog import ModelCatalog
 from app.service import evidence, runs
 from app.service.commands import StartRun
+from app.store.batch import RunWriter, WriteFailed
+from app.store.records import NewCall
 from tests.conftest import engine_settings
 from tests.fakemodel import FakeModel, entry_for, first_fact
 
@@ -117,3 +119,32 @@ async def test_an_identical_rerun_makes_no_calls(rung: Rung) -> None:
     assert second.progress.calls_cached == 24
     assert first.verdict is not None and second.verdict is not None
     assert second.verdict.counts == first.verdict.counts
+
+
+async def test_a_queued_write_that_cannot_be_committed_fails_loudly_and_loses_nothing_stored(
+    rung: Rung,
+) -> None:
+    command = StartRun.model_validate({"suite": suite(2), "model": "fake"})
+    run = await runs.start_run(rung.store, rung.catalog, command)
+
+    def answer() -> NewCall:
+        return NewCall(arm="closed_book", cache_key="k-c0", case_id="c0", answer="zebra-0-q")
+
+    first = RunWriter(rung.store, run.id)
+    await first.add_calls([answer()])  # queued: returns before the commit
+    await first.close()  # commits what was queued
+    first.raise_failure()
+    assert set(await rung.store.stored_calls(run.id)) == {("c0", "closed_book", 0)}
+
+    # The same slot again breaks the calls' unique index: the commit fails after add returned.
+    second = RunWriter(rung.store, run.id)
+    await second.add_calls([answer()])
+    await second.close()
+    with pytest.raises(WriteFailed, match="failed"):
+        second.raise_failure()
+    with pytest.raises(WriteFailed):  # and every later write of that writer says so at once
+        await second.add_calls([answer()])
+    stored = await rung.store.get_run(run.id)
+    assert stored is not None
+    assert stored.calls_done == 1  # the failed group moved no counter
+    assert set(await rung.store.stored_calls(run.id)) == {("c0", "closed_book", 0)}

@@ -595,6 +595,12 @@ async def test_an_unreadable_judge_reply_is_unscored_not_a_failure(
 # --- 7. resume after a crash --------------------------------------------------------------------
 
 
+# litellm builds each call's coroutine on its thread pool and awaits it on the loop: a cancel
+# that lands between the two (the "crash" below) leaves that coroutine unawaited. Nothing of it
+# is lost that the test does not expect: it is a call in flight when the process died.
+@pytest.mark.filterwarnings(
+    "ignore:coroutine 'OpenAIChatCompletion.acompletion' was never awaited:RuntimeWarning"
+)
 async def test_a_crashed_run_resumes_without_repeating_stored_calls(
     engine: Engine, fake_provider: FakeProvider
 ) -> None:
@@ -828,3 +834,56 @@ async def test_a_dead_endpoint_that_times_out_fails_the_run_within_a_few_timeout
     assert time.monotonic() - started < 6.0
     final = await engine.store.get_run(run.id)
     assert "every call failed" in final.error and "Timeout" in final.error
+
+
+WARM_UP_PROBE = """
+import asyncio, json, sys
+connects = []
+sys.addaudithook(
+    lambda event, args: connects.append(repr(args[1])) if event == "socket.connect" else None
+)
+from app.models.base import Completion
+from app.models.catalog import ModelEntry
+from app.models.litellm_client import LiteLLMModel, prepare
+
+prepare()
+warm_up_connects = list(connects)
+before = set(sys.modules)
+model = LiteLLMModel(ModelEntry(model_name="m", litellm_params={
+    "model": "openai/m", "api_base": sys.argv[1], "api_key": "sk-test"}))
+messages = [{"role": "user", "content": "Which city is the capital of France?"}]
+result = asyncio.run(model.complete(Completion(messages, 0.0)))
+print(json.dumps({
+    "warm_up_connects": warm_up_connects,
+    "text": result.text,
+    "error": result.error_class,
+    "cost": result.cost_usd,
+    "imported_by_the_first_call": sorted(m for m in set(sys.modules) - before if "litellm" in m),
+}))
+"""
+
+
+def test_prepare_warms_litellm_up_offline_and_leaves_real_calls_real(
+    fake_provider: FakeProvider,
+) -> None:
+    """The warm-up call (made in the first worker, before it forks the others) goes through
+    litellm's mock transport: no socket. After it, calls reach the real provider again, and a
+    first real call imports nothing more (so the forked workers share those modules)."""
+    import subprocess
+    import sys
+
+    fake_provider.responder = lambda _body: "Paris"
+    out = subprocess.run(
+        [sys.executable, "-c", WARM_UP_PROBE, fake_provider.base_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    probe = json.loads(out.stdout.strip().splitlines()[-1])
+    assert probe["warm_up_connects"] == []
+    assert (probe["text"], probe["error"]) == ("Paris", None)
+    assert fake_provider.requests == 1
+    assert probe["cost"] is None  # a model the cost map does not price costs "unknown"
+    assert probe["imported_by_the_first_call"] == []

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import threading
+import subprocess
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -19,48 +19,51 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _worker_context() -> Any:
-    """Workers fork from a server that imported litellm and the engine once (app/engine/
-    preload.py), so they share those pages instead of each holding its own copy; where fork
-    servers do not exist, each worker is spawned fresh."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["app.engine.preload"])
-    return context
-
-
 class WorkerPool:
-    """The worker processes, started in the background: the first one waits for the fork
-    server to import litellm (seconds), and the API need not wait with it."""
+    """The worker processes: one started here (app/engine/group.py), which forks the others
+    once it has imported litellm, so the API neither waits for that import nor carries it."""
 
     def __init__(self, settings_values: dict[str, Any], count: int) -> None:
-        from app.engine import worker
-
-        context = _worker_context()
-        self._procs = [
-            context.Process(target=worker.main, args=(settings_values, count, i))
-            for i in range(count)
-        ]
-        self._starting = threading.Thread(target=self._start_all, daemon=True)
-
-    def _start_all(self) -> None:
-        for proc in self._procs:
-            proc.start()
+        self._config = (settings_values, count)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._server_end: int | None = None
 
     def start(self) -> None:
-        self._starting.start()
+        from app.engine.group import GroupConfig
+
+        settings_values, count = self._config
+        worker_end, self._server_end = os.pipe()  # workers see EOF once this process is gone
+        env = dict(os.environ)
+        # litellm runs part of every call on a thread pool, and glibc gives each thread a
+        # malloc arena of its own; two arenas keep the workers' memory from fragmenting
+        # across them (about 20 MB less on the 20,000-case benchmark).
+        env.setdefault("MALLOC_ARENA_MAX", "2")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "app.engine.group"],
+            stdin=subprocess.PIPE,
+            pass_fds=(worker_end,),
+            env=env,
+        )
+        os.close(worker_end)
+        assert self._process.stdin is not None
+        self._process.stdin.write(GroupConfig(settings_values, count, worker_end).encode())
+        self._process.stdin.close()
 
     def stop(self) -> None:
-        self._starting.join()  # a worker being forked right now is stopped with the others
-        for proc in self._procs:
-            if proc.pid is not None:
-                proc.terminate()  # SIGTERM: a worker releases its slices for the next start
-        for proc in self._procs:
-            if proc.pid is not None:
-                proc.join(timeout=15)
-                if proc.is_alive():
-                    proc.kill()
+        """SIGTERM: every worker releases its slices for the next start, then exits."""
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._server_end is not None:
+            os.close(self._server_end)  # any forked worker still running now sees EOF
+            self._server_end = None
 
 
 def serve(

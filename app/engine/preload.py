@@ -1,18 +1,24 @@
-"""What worker processes share: imported once in the fork server, before any worker forks.
+"""What worker processes share: imported once, before the first worker forks the others.
 
-`rung serve` starts its workers from a fork server that has already imported litellm (about
-150 MB and seconds of CPU) and the engine. Forked workers share those pages with it and with
+The first worker process (app/engine/group.py) imports litellm (about 150 MB and seconds of
+CPU), makes one call through it (a first call imports some 45 more modules), and imports the
+engine and the store's schema tools. The workers it forks share those pages with it and with
 each other, copy-on-write, instead of importing the same modules into memory of their own.
-`gc.freeze()` moves what was imported out of the collector's reach, so collections do not
-touch (and so copy) the shared pages.
+`gc.freeze()` moves what was imported out of the collector's reach, so collections do not touch
+(and so copy) the shared pages.
 """
 
 from __future__ import annotations
 
 import gc
 
-from app.engine import worker  # noqa: F401  (imported to be shared)
-from app.models.litellm_client import prepare
 
-prepare()
-gc.freeze()
+def share() -> None:
+    from app.engine import worker  # noqa: F401  (imported to be shared)
+    from app.models.litellm_client import prepare
+    from app.store.db import import_schema_tools
+
+    prepare()
+    import_schema_tools()
+    gc.collect()
+    gc.freeze()

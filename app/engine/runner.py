@@ -2,9 +2,10 @@
 
 `Runner.advance(run_id, part, parts)` is independent of how runs are dispatched: workers claim
 slices from the database and call it; the CLI drives every slice in-process. Every call result
-is stored the moment it completes, keyed by its slot (case, arm, sample), so a restarted run
+is stored as it completes, keyed by its slot (case, arm, sample), so a restarted run
 skips stored calls, and by its cache key, so an identical call in any later run is served from
-the database.
+the database. Writes are committed in groups, in order, a few milliseconds after the call
+(app/store/batch.py); the slice concludes after the last of them is committed.
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ class Runner:
             watcher.cancel()
             for worker in workers:
                 worker.cancel()
-            await ctx.writer.close()
+            await ctx.writer.close()  # commits every queued write, even when cancelled
+        ctx.writer.raise_failure()  # a run concludes only on what is really stored
         return await self._conclude(ctx)
 
     async def _watch(self, ctx: RunContext) -> None:

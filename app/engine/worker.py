@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import os
 import signal
 import socket
 import uuid
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from app.bootstrap import Rung
 from app.engine.conclusion import conclude, fail_run
@@ -27,6 +27,9 @@ from app.pipelines.callbacks import deliver_forever
 from app.settings import Settings
 from app.store import Store
 from app.store.slices import Claim
+
+if TYPE_CHECKING:
+    from app.engine.group import ServerWatch
 
 log = logging.getLogger("rung.worker")
 
@@ -70,20 +73,26 @@ def served_models(rung: Rung, index: int) -> list[str] | None:
     return [name for name in rung.catalog.names if name not in local]
 
 
-async def work(rung: Rung, stop: asyncio.Event, processes: int = 1, index: int = 0) -> None:
-    """Claim and advance slices of service runs, several at a time, until `stop` is set."""
+async def work(
+    rung: Rung,
+    stop: asyncio.Event,
+    processes: int = 1,
+    index: int = 0,
+    server: ServerWatch | None = None,
+) -> None:
+    """Claim and advance slices of service runs, several at a time, until `stop` is set (or
+    the server that started this worker is gone)."""
     settings = rung.settings
     store = rung.store
     owner = new_owner()
     models = served_models(rung, index)
     runner = rung.runner(LimiterRegistry(share=processes))
-    parent = multiprocessing.parent_process()  # None when not started by `rung serve`
     active: dict[Claim, asyncio.Task[None]] = {}
     # Verdict callbacks go out from the outbox, beside the runs (app/pipelines/callbacks.py).
     delivery = asyncio.create_task(deliver_forever(settings, store, owner))
     try:
         while not stop.is_set():
-            if parent is not None and not parent.is_alive():
+            if server is not None and not server.alive():
                 break  # the server died (even SIGKILLed): don't linger as an orphan
             for done in [c for c, task in active.items() if task.done()]:
                 del active[done]
@@ -143,8 +152,17 @@ async def run_to_end(rung: Rung, run_id: str, executor: str = "service") -> str:
     return await store.run_status(run_id)
 
 
-def main(settings_values: dict[str, Any], processes: int = 1, index: int = 0) -> None:
-    """Entry point of worker process number `index` (started by `rung serve`)."""
+def main(
+    settings_values: dict[str, Any],
+    processes: int = 1,
+    index: int = 0,
+    server: ServerWatch | None = None,
+    on_stop: Callable[[], None] | None = None,
+) -> None:
+    """Entry point of worker process number `index` (app/engine/group.py starts them all).
+
+    `on_stop` runs when a stop signal arrives: the first worker passes the others it forked.
+    """
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s worker[%(process)d] %(levelname)s %(message)s"
     )
@@ -153,8 +171,14 @@ def main(settings_values: dict[str, Any], processes: int = 1, index: int = 0) ->
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def stopping() -> None:
+            stop.set()
+            if on_stop is not None:
+                on_stop()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stopping)
         rung = await Rung.open(settings)
         if rung.models.needs_litellm:
             # A worker exists to call models: pay litellm's import before claiming work, so the
@@ -164,7 +188,7 @@ def main(settings_values: dict[str, Any], processes: int = 1, index: int = 0) ->
             prepare()
         log.info("worker ready")
         try:
-            await work(rung, stop, processes, index)
+            await work(rung, stop, processes, index, server)
         finally:
             await rung.close()
 

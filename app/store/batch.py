@@ -1,9 +1,14 @@
 """Group commit for a run's writes and cache look-ups.
 
-At 64 concurrent calls a transaction per call costs more CPU than the calls themselves. Writers
-here still wait until their row is committed (so "stored as it completes" holds: nothing acts on
-a call before it is durable), but everything that arrives within a few milliseconds shares one
-transaction and one progress update. Cache look-ups are grouped into one `IN (...)` query.
+At 64 concurrent calls a transaction per call costs more CPU than the calls themselves, and a
+sample that waited for its own commit would spend as long waiting as its model call took
+(40-90 ms measured under load: the commit needs several turns of a busy event loop). So writes
+are queued in order and committed together a few milliseconds later, while the case moves on.
+Order is what keeps the store consistent: a case's result is committed with or after its calls,
+and the progress counters in the same transaction. A run concludes only after `close()` has
+committed everything queued, so its verdict reads every call; a process killed outright repeats
+at most the calls answered since the last commit (they were never stored), never a stored one.
+Cache look-ups are grouped into one `IN (...)` query, and those do wait for their answer.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ R = TypeVar("R")
 
 
 class _Batcher(Generic[T, R]):
-    """Collect items for up to `delay` seconds (or `max_items`), then handle them together."""
+    """Collect items for up to `delay` seconds (or `max_items`), then handle them together,
+    in the order they arrived."""
 
     def __init__(
         self,
@@ -38,14 +44,25 @@ class _Batcher(Generic[T, R]):
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._last: asyncio.Future[R] | None = None
+        self.failure: BaseException | None = None  # the first batch that could not be handled
 
-    async def submit(self, item: T) -> R:
+    @property
+    def backlog(self) -> int:
+        return len(self._pending)
+
+    def enqueue(self, item: T) -> asyncio.Future[R]:
+        """Queue `item`; the future resolves once its batch has been handled."""
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._loop())
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
+        self._last = future
         self._wake.set()
-        return await future
+        return future
+
+    async def submit(self, item: T) -> R:
+        return await self.enqueue(item)
 
     async def _loop(self) -> None:
         while True:
@@ -61,18 +78,30 @@ class _Batcher(Generic[T, R]):
             try:
                 results = await self._handle([item for item, _ in batch])
             except Exception as exc:  # every waiter learns its write failed
+                self.failure = self.failure or exc
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
+                        future.exception()  # retrieved: nobody need await a queued write
                 continue
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
 
+    async def drain(self) -> None:
+        """Wait until everything queued so far has been handled (or has failed)."""
+        if self._last is not None and self._task is not None and not self._task.done():
+            await asyncio.wait([self._last])
+
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        """Handle what is queued, then stop. A shutdown that cancels the caller meanwhile
+        does not cut the queued writes short."""
+        try:
+            await asyncio.shield(self.drain())
+        finally:
+            if self._task is not None:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
 
 
 def _clean(text: str | None) -> str | None:
@@ -122,21 +151,41 @@ def _case_values(run_id: str, result: NewCaseResult) -> dict[str, Any]:
     }
 
 
+class WriteFailed(RuntimeError):
+    """A queued write of this run could not be committed."""
+
+
 class RunWriter:
-    """One run's call rows, case results and progress, committed in groups."""
+    """One run's call rows, case results and progress, committed in groups, in order."""
 
     def __init__(self, store: Database, run_id: str, delay: float = 0.01, max_items: int = 256):
         self.store = store
         self.run_id = run_id
+        self._max_backlog = 2 * max_items
         self._writes: _Batcher[tuple[str, Any, int], None] = _Batcher(self._flush, delay, max_items)
         self._lookups: _Batcher[str, str | None] = _Batcher(self._find, delay, max_items)
 
     async def add_calls(self, rows: list[NewCall]) -> None:
-        """Store calls (a main call with its judge calls arrives together, atomically)."""
-        await self._writes.submit(("calls", rows, 0))
+        """Queue calls for the next commit (a main call with its judge calls goes in one row
+        group, atomically)."""
+        await self._queue(("calls", rows, 0))
 
     async def add_case_result(self, row: NewCaseResult, planned_delta: int = 0) -> None:
-        await self._writes.submit(("case", row, planned_delta))
+        await self._queue(("case", row, planned_delta))
+
+    async def _queue(self, item: tuple[str, Any, int]) -> None:
+        self.raise_failure()
+        written = self._writes.enqueue(item)
+        if self._writes.backlog > self._max_backlog:
+            # The database is slower than the calls: wait rather than pile rows up in memory.
+            await asyncio.wait([written])
+            self.raise_failure()
+
+    def raise_failure(self) -> None:
+        """A write that failed fails the run: its rows are not in the store."""
+        if self._writes.failure is not None:
+            failure = self._writes.failure
+            raise WriteFailed(f"a write of run {self.run_id} failed: {failure!r}") from failure
 
     async def cached_answer(self, cache_key: str) -> str | None:
         return await self._lookups.submit(cache_key)
@@ -182,5 +231,6 @@ class RunWriter:
         return [found.get(key) for key in keys]
 
     async def close(self) -> None:
+        """Commit everything queued; `raise_failure()` then tells whether it all went in."""
         await self._writes.close()
         await self._lookups.close()

@@ -131,7 +131,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def service_pids(root_pid: int) -> list[int]:
-    """The server and all its descendants: the workers are the fork server's children."""
+    """The server and all its descendants: the first worker forks the others."""
     found, frontier = [root_pid], [root_pid]
     while frontier:
         out = subprocess.run(
@@ -166,7 +166,8 @@ class Service:
         env = {
             **os.environ,
             **OFFLINE,
-            "RUNG_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
+            "RUNG_DATABASE_URL": os.environ.get("BENCH_DATABASE_URL")
+            or f"sqlite+aiosqlite:///{tmp / 'bench.db'}",
             "RUNG_MODELS_FILE": str(models),
             "RUNG_POLL_SECONDS": "0.1",
             "RUNG_MAX_BODY_BYTES": str(200 * 1024 * 1024),
@@ -205,13 +206,16 @@ class Service:
         pids = service_pids(self.proc.pid)
         cpu_before = {pid: cpu_seconds(pid) for pid in pids}
         peak_by_pid = dict.fromkeys(pids, 0.0)
+        peak_pss_by_pid = dict.fromkeys(pids, 0.0)
         while True:
             t0 = time.perf_counter()
             state = self.client.get(f"/v1/runs/{run_id}").json()
             latencies.append(time.perf_counter() - t0)
             now = {pid: rss_mb(pid) for pid in pids}
             peak = max(peak, sum(now.values()))
-            peak_pss = max(peak_pss, sum(pss_mb(pid) for pid in pids))
+            pss_now = {pid: pss_mb(pid) for pid in pids}
+            peak_pss = max(peak_pss, sum(pss_now.values()))
+            peak_pss_by_pid = {pid: max(peak_pss_by_pid[pid], pss_now[pid]) for pid in pids}
             peak_by_pid = {pid: max(peak_by_pid[pid], now[pid]) for pid in pids}
             if state["status"] in ("succeeded", "failed", "cancelled"):
                 break
@@ -229,6 +233,7 @@ class Service:
             "peak_rss_mb": peak,
             "peak_pss_mb": peak_pss,
             "peak_rss_mb_per_process": {pid: round(mb) for pid, mb in peak_by_pid.items()},
+            "peak_pss_mb_per_process": {pid: round(mb) for pid, mb in peak_pss_by_pid.items()},
             "cpu_s_per_process": cpu,
             "calls": state["progress"]["calls_done"],
             "diagnosis": (state["verdict"] or {}).get("diagnosis"),
