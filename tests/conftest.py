@@ -154,6 +154,15 @@ class RungServer:
         return self.log_path.read_text(errors="replace")
 
 
+def running(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
 def _children(pid: int) -> list[int]:
     """Every process below `pid` (the first worker forks the others), deepest first."""
     try:

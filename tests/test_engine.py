@@ -30,6 +30,7 @@ from tests.conftest import (
     RungServer,
     _children,
     free_port,
+    running,
     server_env,
     wait_for_run,
     write_models_file,
@@ -721,15 +722,6 @@ def two_workers(tmp_path: Path, database_url: str, models_file: Path) -> Iterato
             server.kill()
 
 
-def _alive(pid: int) -> bool:
-    """Running, as opposed to gone or a zombie waiting to be reaped."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
@@ -762,9 +754,9 @@ def test_the_workers_are_one_process_and_its_fork_and_stop_when_the_server_is_ki
     two_workers.process.kill()  # SIGKILL: nothing in the server gets to stop them
     two_workers.process.wait(10)
     deadline = time.monotonic() + 10
-    while any(map(_alive, children)) and time.monotonic() < deadline:
+    while any(map(running, children)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not any(map(_alive, children)), "workers outlived their server"
+    assert not any(map(running, children)), "workers outlived their server"
 
 
 def test_two_workers_share_one_run(

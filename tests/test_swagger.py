@@ -24,7 +24,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Route, sync_playwright
 
-from tests.conftest import RungServer, _children, wait_for_run
+from tests.conftest import RungServer, _children, running, wait_for_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -70,14 +70,6 @@ def _content_type(url: str) -> str:
 # --- servers, and the workers they must not leave behind -----------------------------------
 
 
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
-
-
 @pytest.fixture
 def orphans() -> Iterator[list[int]]:
     """Child pids of the servers a test starts; any still running once they stopped are killed.
@@ -89,9 +81,9 @@ def orphans() -> Iterator[list[int]]:
     pids: list[int] = []
     yield pids  # requested before the servers, so this runs after they were stopped
     deadline = time.monotonic() + 1.0  # the resource tracker exits once its worker is gone
-    while any(map(_running, pids)) and time.monotonic() < deadline:
+    while any(map(running, pids)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    leaked = list(filter(_running, pids))
+    leaked = list(filter(running, pids))
     for pid in leaked:
         os.kill(pid, signal.SIGKILL)
     if leaked:

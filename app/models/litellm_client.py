@@ -56,7 +56,9 @@ def prepare() -> None:
     # A thread of its own: prepare() may be called from inside a running event loop.
     warm = threading.Thread(target=asyncio.run, args=(_warm_up_call(litellm),), daemon=True)
     warm.start()
-    warm.join(30)
+    # No timeout here: the call has its own (5 s). Returning earlier would leave litellm's mock
+    # transport switched on for real calls, and a fork beside a live thread.
+    warm.join()
 
 
 async def _warm_up_call(litellm: Any) -> None:
